@@ -1,0 +1,238 @@
+package ws
+
+import (
+	"bufio"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Defaults for a Conn. They protect a program from a hostile peer without
+// any setting (DESIGN.md principle 4).
+const (
+	// DefaultReadLimit bounds one message: 16 MiB, above Workerman's 10 MiB
+	// maxPackageSize and far below what would hurt a process.
+	DefaultReadLimit = 16 << 20
+	// DefaultCloseTimeout bounds each half of the closing handshake.
+	DefaultCloseTimeout = 5 * time.Second
+	// DefaultBufferSize is the read and write buffer size.
+	DefaultBufferSize = 4096
+	// minReadBuffer lets the reader peek at a whole control frame (14 + 125
+	// bytes) before consuming it, so a read deadline never leaves one half
+	// read.
+	minReadBuffer = 256
+	// minWriteBuffer holds a header and a useful chunk of masked payload.
+	minWriteBuffer = 128
+)
+
+// Options are the per-connection settings shared by Dialer and Upgrader. The
+// zero value gives the safe defaults.
+type Options struct {
+	// ReadBufferSize and WriteBufferSize size the connection's buffers;
+	// 0 means DefaultBufferSize.
+	ReadBufferSize, WriteBufferSize int
+	// ReadLimit is the largest message accepted, counted after
+	// decompression; 0 means DefaultReadLimit, a negative value means no
+	// limit. A longer message fails the connection with 1009.
+	ReadLimit int64
+	// SkipUTF8Validation turns off the RFC 6455 §8.1 check of text
+	// messages, for peers that are trusted and text that is large.
+	SkipUTF8Validation bool
+	// CloseTimeout bounds waiting for the peer during the closing
+	// handshake; 0 means DefaultCloseTimeout.
+	CloseTimeout time.Duration
+	// Compression enables permessage-deflate (RFC 7692) when not nil.
+	Compression *CompressionOptions
+}
+
+func (o *Options) readLimit() int64 {
+	switch {
+	case o.ReadLimit == 0:
+		return DefaultReadLimit
+	case o.ReadLimit < 0:
+		return -1
+	}
+	return o.ReadLimit
+}
+
+func (o *Options) closeTimeout() time.Duration {
+	if o.CloseTimeout <= 0 {
+		return DefaultCloseTimeout
+	}
+	return o.CloseTimeout
+}
+
+func bufSize(n, min int) int {
+	if n <= 0 {
+		n = DefaultBufferSize
+	}
+	if n < min {
+		n = min
+	}
+	return n
+}
+
+// Conn is one WebSocket connection, in either role. One goroutine may read
+// (NextReader, ReadMessage) while any number write: messages never
+// interleave on the wire, and control frames may pass between the fragments
+// of a streamed message (RFC 6455 §5.4). Close and CloseNow may be called
+// from any goroutine.
+type Conn struct {
+	conn        net.Conn
+	br          *bufio.Reader
+	head        *headLimitReader // nil when the caller supplied the reader
+	role        Role
+	subprotocol string
+
+	readLimit    int64
+	validateUTF8 bool
+	closeTimeout time.Duration
+
+	// Read state, guarded by readMu.
+	readMu    sync.Mutex
+	readErr   error // sticky; a timeout is not stored
+	frameLeft int64 // payload bytes of the current data frame not yet read
+	frameFin  bool
+	frameMask uint32 // rotating masking key of the current frame
+	frameMskd bool
+	msgOp     Opcode // opcode of the open message, 0 if none
+	msgEOF    bool   // the open message has been read to its end
+	msgLen    int64  // bytes of the open message delivered so far
+	msgDeflt  bool   // the open message is compressed (RFC 7692 §6)
+	msgResume bool   // ReadMessageInto timed out inside the open message
+	utf8      UTF8Validator
+	ctrl      [MaxControlPayload]byte
+	mr        messageReader
+
+	pingHandler  func(payload []byte)
+	pongHandler  func(payload []byte)
+	closeHandler func(code StatusCode, reason string)
+
+	// Write state. msgMu serialises data messages; writeMu serialises
+	// frames, so that control frames can pass between the fragments of a
+	// message that holds msgMu.
+	msgMu     sync.Mutex
+	writeMu   sync.Mutex
+	wbuf      []byte
+	iov       net.Buffers
+	iovArr    [2][]byte
+	keys      maskKeySource
+	writeErr  error // sticky, guarded by writeMu
+	closeSent bool  // guarded by writeMu
+	mw        messageWriter
+
+	// Closing state.
+	closeOnce   sync.Once
+	peerClosed  chan struct{} // closed when the peer's close frame was read
+	peerClose   CloseError    // valid once peerClosed is closed
+	tcpOnce     sync.Once
+	tcpClosed   chan struct{} // closed when the net.Conn is closed
+	closing     atomic.Bool   // Close has begun
+	compression *deflateState
+}
+
+// NewConn wraps a net.Conn on which the opening handshake has already taken
+// place (by this package or by other means). br, if not nil, must read from
+// c and may hold bytes that followed the handshake; they are the first
+// frames. It lets a caller run RFC 6455 framing over a transport it set up
+// itself.
+func NewConn(c net.Conn, br *bufio.Reader, role Role, subprotocol string, opts *Options) *Conn {
+	if opts == nil {
+		opts = &Options{}
+	}
+	if br == nil || br.Size() < minReadBuffer {
+		if br != nil && br.Buffered() > 0 {
+			pending, _ := br.Peek(br.Buffered())
+			br = newBufReader(&prefixReader{prefix: append([]byte(nil), pending...), r: c}, opts.ReadBufferSize)
+		} else {
+			br = newBufReader(c, opts.ReadBufferSize)
+		}
+	}
+	wc := &Conn{
+		conn:         c,
+		br:           br,
+		role:         role,
+		subprotocol:  subprotocol,
+		readLimit:    opts.readLimit(),
+		validateUTF8: !opts.SkipUTF8Validation,
+		closeTimeout: opts.closeTimeout(),
+		wbuf:         make([]byte, 0, bufSize(opts.WriteBufferSize, minWriteBuffer)),
+		peerClosed:   make(chan struct{}),
+		tcpClosed:    make(chan struct{}),
+	}
+	wc.mr.c = wc
+	wc.mw.c = wc
+	return wc
+}
+
+// Subprotocol returns the subprotocol chosen in the opening handshake
+// (RFC 6455 §4.1 item 6, §4.2.2), or "".
+func (c *Conn) Subprotocol() string { return c.subprotocol }
+
+// Role returns which end of the connection this is.
+func (c *Conn) Role() Role { return c.role }
+
+// LocalAddr returns the local network address.
+func (c *Conn) LocalAddr() net.Addr { return c.conn.LocalAddr() }
+
+// RemoteAddr returns the remote network address (the proxy's, behind one).
+func (c *Conn) RemoteAddr() net.Addr { return c.conn.RemoteAddr() }
+
+// NetConn returns the underlying connection. Reading or writing it directly
+// corrupts the WebSocket stream; it is there for socket options and for
+// inspecting TLS state.
+func (c *Conn) NetConn() net.Conn { return c.conn }
+
+// SetReadDeadline sets the deadline for reads. Unlike some peers' readers, a
+// read that times out leaves the connection usable: the frame state is kept
+// exactly, and a later read continues where it stopped.
+func (c *Conn) SetReadDeadline(t time.Time) error { return c.conn.SetReadDeadline(t) }
+
+// SetWriteDeadline sets the deadline for writes. A write that times out may
+// have sent part of a frame, so it fails the connection for writing.
+func (c *Conn) SetWriteDeadline(t time.Time) error { return c.conn.SetWriteDeadline(t) }
+
+// SetReadLimit changes the largest message accepted (see Options.ReadLimit).
+// Call it before reading or from the reading goroutine.
+func (c *Conn) SetReadLimit(n int64) {
+	c.readMu.Lock()
+	c.readLimit = (&Options{ReadLimit: n}).readLimit()
+	c.readMu.Unlock()
+}
+
+// SetPingHandler replaces the default answer to a ping (a pong with the same
+// payload, RFC 6455 §5.5.2). The handler runs on the reading goroutine; the
+// payload is valid only during the call. A handler that still wants to answer
+// calls WritePong. nil restores the default.
+func (c *Conn) SetPingHandler(h func(payload []byte)) {
+	c.readMu.Lock()
+	c.pingHandler = h
+	c.readMu.Unlock()
+}
+
+// SetPongHandler sets a function called for every pong received (RFC 6455
+// §5.5.3: unsolicited pongs are allowed and need no answer). The payload is
+// valid only during the call.
+func (c *Conn) SetPongHandler(h func(payload []byte)) {
+	c.readMu.Lock()
+	c.pongHandler = h
+	c.readMu.Unlock()
+}
+
+// SetCloseHandler sets a function called when the peer's close frame arrives,
+// before it is answered. It observes; the closing handshake completes either
+// way, as RFC 6455 §5.5.1 requires.
+func (c *Conn) SetCloseHandler(h func(code StatusCode, reason string)) {
+	c.readMu.Lock()
+	c.closeHandler = h
+	c.readMu.Unlock()
+}
+
+// closeTCP closes the network connection once; later calls do nothing.
+func (c *Conn) closeTCP() {
+	c.tcpOnce.Do(func() {
+		_ = c.conn.Close()
+		close(c.tcpClosed)
+	})
+}

@@ -1,0 +1,315 @@
+package ws
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Dialing defaults.
+const (
+	// DefaultHandshakeTimeout bounds TCP connect, proxy, TLS and upgrade
+	// together when the Dialer sets no timeout of its own.
+	DefaultHandshakeTimeout = 30 * time.Second
+	// DefaultMaxHeadBytes bounds the handshake response (or request) head.
+	DefaultMaxHeadBytes = 32 << 10
+)
+
+// ErrBadURL is returned for a URL that is not ws:// or wss:// (http:// and
+// https:// are accepted as their WebSocket equivalents) or has no host.
+var ErrBadURL = errors.New("ws: bad WebSocket URL")
+
+// aLongTimeAgo is a deadline in the past: setting it wakes every blocked
+// read and write at once, which is how a cancelled context reaches I/O.
+var aLongTimeAgo = time.Unix(1, 0)
+
+// Dialer opens client connections. The zero value is usable: no proxy, TLS
+// with the system roots, the default timeouts and limits.
+type Dialer struct {
+	Options
+
+	// NetDialContext, if set, opens the TCP (or other) connection, e.g. to
+	// reach a Unix socket or to add instrumentation.
+	NetDialContext func(ctx context.Context, network, addr string) (net.Conn, error)
+	// LocalAddr binds the local end (Workerman's socket context bindto).
+	// Ignored when NetDialContext is set.
+	LocalAddr net.Addr
+	// TLSConfig is used for wss:// and https:// proxies; nil means the
+	// defaults. ServerName defaults to the URL's host, so SNI and
+	// verification name the target even behind a proxy.
+	TLSConfig *tls.Config
+	// Proxy picks a proxy for a request, as http.Transport.Proxy does
+	// (http.ProxyFromEnvironment, http.ProxyURL). Supported schemes: http,
+	// https (HTTP CONNECT), socks5, socks5h (RFC 1928/1929). nil: direct.
+	Proxy func(*http.Request) (*url.URL, error)
+	// HandshakeTimeout bounds the whole dial; 0 means
+	// DefaultHandshakeTimeout, negative means only the context bounds it.
+	HandshakeTimeout time.Duration
+	// Header holds extra request headers (Origin, Cookie, Authorization,
+	// a Host override, …). Names or values that would break the request
+	// are an error, never silently dropped.
+	Header http.Header
+	// Subprotocols are offered in Sec-WebSocket-Protocol (RFC 6455 §4.1).
+	Subprotocols []string
+	// MaxResponseHeadBytes bounds the response head; 0 means
+	// DefaultMaxHeadBytes.
+	MaxResponseHeadBytes int64
+}
+
+// DefaultDialer is used by Dial. It takes proxies from the environment
+// (HTTP_PROXY, HTTPS_PROXY, NO_PROXY), as net/http does.
+var DefaultDialer = &Dialer{Proxy: http.ProxyFromEnvironment}
+
+// Dial connects to a WebSocket server with DefaultDialer.
+func Dial(ctx context.Context, rawURL string) (*Conn, *http.Response, error) {
+	return DefaultDialer.Dial(ctx, rawURL)
+}
+
+// parseURL checks a WebSocket URL (RFC 6455 §3) and normalises http(s) to
+// ws(s).
+func parseURL(rawURL string) (*url.URL, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadURL, err)
+	}
+	switch strings.ToLower(u.Scheme) {
+	case "ws", "http":
+		u.Scheme = "ws"
+	case "wss", "https":
+		u.Scheme = "wss"
+	default:
+		return nil, fmt.Errorf("%w: scheme %q (want ws or wss)", ErrBadURL, u.Scheme)
+	}
+	if u.Hostname() == "" {
+		return nil, fmt.Errorf("%w: no host in %q", ErrBadURL, rawURL)
+	}
+	// RFC 6455 §3: fragment identifiers "MUST NOT be used"; they are never
+	// sent, so drop them rather than fail.
+	u.Fragment, u.RawFragment = "", ""
+	return u, nil
+}
+
+// defaultPort is the port RFC 6455 §3 gives each scheme.
+func defaultPort(u *url.URL) string {
+	if u.Scheme == "wss" {
+		return "443"
+	}
+	return "80"
+}
+
+// targetAddr is host:port of the server, with the default port filled in.
+func targetAddr(u *url.URL) string {
+	port := u.Port()
+	if port == "" {
+		port = defaultPort(u)
+	}
+	return net.JoinHostPort(u.Hostname(), port)
+}
+
+// hostHeader is the Host value RFC 6455 §4.1 item 4 asks for: the host, and
+// the port only when it is not the scheme's default. It names the target,
+// never a proxy (Workerman bug B7).
+func hostHeader(u *url.URL) string {
+	if p := u.Port(); p != "" && p != defaultPort(u) {
+		return u.Host
+	}
+	h := u.Hostname()
+	if strings.Contains(h, ":") {
+		return "[" + h + "]"
+	}
+	return h
+}
+
+func (d *Dialer) handshakeTimeout() time.Duration {
+	if d.HandshakeTimeout == 0 {
+		return DefaultHandshakeTimeout
+	}
+	return d.HandshakeTimeout
+}
+
+// Dial opens a connection to rawURL (ws:// or wss://): TCP, then the proxy
+// tunnel if one is chosen, then TLS, then the opening handshake, all bound by
+// ctx and the handshake timeout together. On a refused handshake the error is
+// a *HandshakeError and the *http.Response is returned too.
+func (d *Dialer) Dial(ctx context.Context, rawURL string) (*Conn, *http.Response, error) {
+	u, err := parseURL(rawURL)
+	if err != nil {
+		return nil, nil, err
+	}
+	if t := d.handshakeTimeout(); t > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, t)
+		defer cancel()
+	}
+	target := targetAddr(u)
+	var proxyURL *url.URL
+	if d.Proxy != nil {
+		// Proxy functions expect http(s) URLs, as net/http passes them.
+		pu := *u
+		pu.Scheme = map[string]string{"ws": "http", "wss": "https"}[u.Scheme]
+		if proxyURL, err = d.Proxy(&http.Request{URL: &pu, Header: http.Header{}}); err != nil {
+			return nil, nil, fmt.Errorf("ws: choosing a proxy: %w", err)
+		}
+	}
+	addr := target
+	if proxyURL != nil {
+		if addr, err = proxyAddr(proxyURL); err != nil {
+			return nil, nil, err
+		}
+	}
+	nc, err := d.dialNet(ctx, addr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("ws: dial %s: %w", addr, err)
+	}
+	c, resp, err := d.over(ctx, nc, u, func(nc net.Conn) (net.Conn, error) {
+		if proxyURL != nil {
+			if strings.EqualFold(proxyURL.Scheme, "https") {
+				tc, err := d.tlsClient(ctx, nc, proxyURL.Hostname())
+				if err != nil {
+					return nil, fmt.Errorf("ws: TLS to proxy: %w", err)
+				}
+				nc = tc
+			}
+			var err error
+			if nc, err = proxyHandshake(ctx, nc, proxyURL, target); err != nil {
+				return nil, err
+			}
+		}
+		if u.Scheme == "wss" {
+			tc, err := d.tlsClient(ctx, nc, u.Hostname())
+			if err != nil {
+				return nil, fmt.Errorf("ws: TLS: %w", err)
+			}
+			nc = tc
+		}
+		return nc, nil
+	})
+	return c, resp, err
+}
+
+// Handshake runs the client's opening handshake for rawURL over nc, a
+// connection the caller has already made (and secured, for wss). ctx and the
+// handshake timeout bound it.
+func (d *Dialer) Handshake(ctx context.Context, nc net.Conn, rawURL string) (*Conn, *http.Response, error) {
+	u, err := parseURL(rawURL)
+	if err != nil {
+		return nil, nil, err
+	}
+	if t := d.handshakeTimeout(); t > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, t)
+		defer cancel()
+	}
+	return d.over(ctx, nc, u, nil)
+}
+
+// over binds nc's deadline to ctx, runs setup (proxy, TLS) and the
+// handshake, and unbinds it. Any failure closes nc; an expired context is
+// reported as such rather than as the I/O error it caused.
+func (d *Dialer) over(ctx context.Context, nc net.Conn, u *url.URL, setup func(net.Conn) (net.Conn, error)) (*Conn, *http.Response, error) {
+	raw := nc
+	stop := context.AfterFunc(ctx, func() { _ = raw.SetDeadline(aLongTimeAgo) })
+	var c *Conn
+	var resp *http.Response
+	var err error
+	if setup != nil {
+		nc, err = setup(nc)
+	}
+	if err == nil {
+		c, resp, err = d.handshake(nc, u)
+	}
+	if !stop() && err == nil {
+		err = ctx.Err() // the context fired while we finished
+	}
+	if err != nil {
+		_ = raw.Close()
+		if ctxErr := ctx.Err(); ctxErr != nil && !errors.Is(err, ctxErr) {
+			err = fmt.Errorf("%w (%w)", ctxErr, err)
+		}
+		return nil, resp, err
+	}
+	_ = raw.SetDeadline(time.Time{})
+	return c, resp, nil
+}
+
+func (d *Dialer) dialNet(ctx context.Context, addr string) (net.Conn, error) {
+	if d.NetDialContext != nil {
+		return d.NetDialContext(ctx, "tcp", addr)
+	}
+	nd := net.Dialer{LocalAddr: d.LocalAddr}
+	return nd.DialContext(ctx, "tcp", addr)
+}
+
+func (d *Dialer) tlsClient(ctx context.Context, nc net.Conn, serverName string) (*tls.Conn, error) {
+	cfg := d.TLSConfig.Clone()
+	if cfg == nil {
+		cfg = &tls.Config{}
+	}
+	if cfg.ServerName == "" {
+		cfg.ServerName = serverName
+	}
+	// Only HTTP/1.1 can carry the upgrade (RFC 6455 §4.1); ALPN must not
+	// pick h2.
+	if len(cfg.NextProtos) == 0 {
+		cfg.NextProtos = []string{"http/1.1"}
+	}
+	tc := tls.Client(nc, cfg)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		return nil, err
+	}
+	return tc, nil
+}
+
+// handshake writes the upgrade request and checks the answer (RFC 6455
+// §4.1). The bytes after the 101 head stay in the reader and become the first
+// frames, delivered at once (Workerman bug B1).
+func (d *Dialer) handshake(nc net.Conn, u *url.URL) (*Conn, *http.Response, error) {
+	var offer string
+	if d.Compression != nil {
+		offer = d.Compression.clientOffer()
+	}
+	reqBytes, creq, err := writeClientRequest(make([]byte, 0, 512), u, hostHeader(u), d.Header, d.Subprotocols, offer)
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := nc.Write(reqBytes); err != nil {
+		return nil, nil, fmt.Errorf("ws: sending the handshake: %w", err)
+	}
+	limit := d.MaxResponseHeadBytes
+	if limit <= 0 {
+		limit = DefaultMaxHeadBytes
+	}
+	head := &headLimitReader{r: nc, remaining: limit}
+	br := newBufReader(head, d.ReadBufferSize)
+	resp, err := http.ReadResponse(br, &http.Request{Method: http.MethodGet, URL: u})
+	if err != nil {
+		if errors.Is(err, ErrHeadTooLarge) {
+			return nil, nil, &HandshakeError{Err: ErrHeadTooLarge, Detail: fmt.Sprintf("response head over %d bytes", limit)}
+		}
+		return nil, nil, fmt.Errorf("ws: reading the handshake response: %w", err)
+	}
+	protocol, exts, err := checkServerResponse(resp, creq)
+	if err != nil {
+		if he, ok := err.(*HandshakeError); ok && resp.StatusCode != http.StatusSwitchingProtocols {
+			he.Body = readBodySnippet(resp)
+		}
+		return nil, resp, err
+	}
+	var ds *deflateState
+	if d.Compression != nil && len(exts) > 0 {
+		if ds, err = d.Compression.clientAccept(exts, RoleClient); err != nil {
+			return nil, resp, &HandshakeError{StatusCode: resp.StatusCode, Status: resp.Status, Header: resp.Header, Err: ErrBadExtension, Detail: err.Error()}
+		}
+	}
+	head.remaining = -1
+	c := NewConn(nc, br, RoleClient, protocol, &d.Options)
+	c.head = head
+	c.compression = ds
+	return c, resp, nil
+}

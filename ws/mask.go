@@ -1,0 +1,72 @@
+package ws
+
+import (
+	"encoding/binary"
+	"math/bits"
+)
+
+// Mask XORs b in place with the masking key, which is given as a little-endian word: byte i of the stream is
+// XORed with byte(key >> (8*(i%4))). It returns the key rotated so that a later call continues where this one
+// stopped (the key phase), letting a streaming reader unmask a frame across many reads.
+//
+// RFC 6455 §5.3: octet i of the transformed data is octet i of the original data XOR octet (i MOD 4) of the
+// masking key; the same operation masks and unmasks. Carrying the key as a rotating word instead of a
+// (key, offset) pair means the caller keeps one uint32 per frame and the hot loop never computes i MOD 4.
+//
+// Mask never allocates, is safe on any length (including zero) and any alignment, and is the routine every
+// masked payload byte goes through on both the read and the write path, so it works eight bytes at a time.
+func Mask(b []byte, key uint32) uint32 {
+	// An 8-byte word holds the 4-byte key twice, so XORing whole words never changes the key phase: the
+	// phase only moves in the final 0..3 bytes.
+	if len(b) >= 8 {
+		key64 := uint64(key)<<32 | uint64(key)
+		// 64 bytes per iteration; re-slicing to exactly 64 bytes lets the compiler drop every bounds check
+		// inside the body.
+		for len(b) >= 64 {
+			w := b[:64:64]
+			binary.LittleEndian.PutUint64(w[0:8], binary.LittleEndian.Uint64(w[0:8])^key64)
+			binary.LittleEndian.PutUint64(w[8:16], binary.LittleEndian.Uint64(w[8:16])^key64)
+			binary.LittleEndian.PutUint64(w[16:24], binary.LittleEndian.Uint64(w[16:24])^key64)
+			binary.LittleEndian.PutUint64(w[24:32], binary.LittleEndian.Uint64(w[24:32])^key64)
+			binary.LittleEndian.PutUint64(w[32:40], binary.LittleEndian.Uint64(w[32:40])^key64)
+			binary.LittleEndian.PutUint64(w[40:48], binary.LittleEndian.Uint64(w[40:48])^key64)
+			binary.LittleEndian.PutUint64(w[48:56], binary.LittleEndian.Uint64(w[48:56])^key64)
+			binary.LittleEndian.PutUint64(w[56:64], binary.LittleEndian.Uint64(w[56:64])^key64)
+			b = b[64:]
+		}
+		for len(b) >= 8 {
+			w := b[:8:8]
+			binary.LittleEndian.PutUint64(w, binary.LittleEndian.Uint64(w)^key64)
+			b = b[8:]
+		}
+	}
+	// Fewer than 8 bytes remain. Four of them still keep the phase, so take one 32-bit step.
+	if len(b) >= 4 {
+		w := b[:4:4]
+		binary.LittleEndian.PutUint32(w, binary.LittleEndian.Uint32(w)^key)
+		b = b[4:]
+	}
+	// 0..3 bytes: byte i takes key byte i; then rotate the key right by the bytes consumed so the next
+	// call's byte 0 is XORed with the next key byte in sequence.
+	switch len(b) {
+	case 3:
+		b[2] ^= byte(key >> 16)
+		b[1] ^= byte(key >> 8)
+		b[0] ^= byte(key)
+	case 2:
+		b[1] ^= byte(key >> 8)
+		b[0] ^= byte(key)
+	case 1:
+		b[0] ^= byte(key)
+	}
+	return bits.RotateLeft32(key, -8*len(b))
+}
+
+// MaskKeyWord converts the 4 key bytes of a frame header (in wire order) to the word Mask takes.
+//
+// RFC 6455 §5.3: masking-key-octet-0 applies to payload octet 0, so the first wire byte must become the lowest
+// byte of the word; decoding little-endian does exactly that on every architecture, so the word is computed once
+// per frame header and Mask stays endian-neutral.
+func MaskKeyWord(k [4]byte) uint32 {
+	return binary.LittleEndian.Uint32(k[:])
+}

@@ -1,0 +1,161 @@
+package ws
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// maskReference is RFC 6455 §5.3 written out literally: octet i is XORed with masking-key octet (pos+i) MOD 4,
+// where pos is how many octets of the frame came before b.
+func maskReference(b []byte, key [4]byte, pos int) {
+	for i := range b {
+		b[i] ^= key[(pos+i)%4]
+	}
+}
+
+// maskKeyAt returns the word Mask should return after pos octets: the key bytes starting at octet pos MOD 4.
+func maskKeyAt(key [4]byte, pos int) uint32 {
+	var k [4]byte
+	for j := range k {
+		k[j] = key[(pos+j)%4]
+	}
+	return MaskKeyWord(k)
+}
+
+func TestMaskRFCExample(t *testing.T) {
+	// RFC 6455 §5.7: "Hello" masked with key 37 fa 21 3d is 7f 9f 4d 51 58.
+	key := MaskKeyWord([4]byte{0x37, 0xfa, 0x21, 0x3d})
+	b := []byte("Hello")
+	Mask(b, key)
+	require.Equal(t, []byte{0x7f, 0x9f, 0x4d, 0x51, 0x58}, b)
+
+	// §5.3: the same algorithm unmasks.
+	Mask(b, key)
+	require.Equal(t, []byte("Hello"), b)
+}
+
+func TestMaskKeyWordIsWireOrder(t *testing.T) {
+	// The first wire byte masks payload octet 0, so it must be the word's lowest byte.
+	require.Equal(t, uint32(0x3d21fa37), MaskKeyWord([4]byte{0x37, 0xfa, 0x21, 0x3d}))
+	b := []byte{0, 0, 0, 0}
+	Mask(b, MaskKeyWord([4]byte{1, 2, 3, 4}))
+	require.Equal(t, []byte{1, 2, 3, 4}, b)
+}
+
+func TestMaskReturnsRotatedKey(t *testing.T) {
+	key := [4]byte{0x11, 0x22, 0x33, 0x44}
+	w := MaskKeyWord(key)
+	for n := range 20 {
+		got := Mask(make([]byte, n), w)
+		require.Equal(t, maskKeyAt(key, n), got, "after %d bytes", n)
+	}
+	require.Equal(t, uint32(0x11443322), Mask(make([]byte, 1), 0x44332211))
+	require.Equal(t, uint32(0x22114433), Mask(make([]byte, 2), 0x44332211))
+	require.Equal(t, uint32(0x33221144), Mask(make([]byte, 3), 0x44332211))
+	require.Equal(t, uint32(0x44332211), Mask(nil, 0x44332211))
+}
+
+func TestMaskMatchesReference(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	const maxLen = 2000
+	for iter := range 3000 {
+		n := rng.IntN(maxLen + 1)
+		if iter < 200 {
+			n = iter // every small length, where the tail logic lives
+		}
+		off := rng.IntN(16) // odd and even alignments inside a larger buffer
+		var key [4]byte
+		binary.LittleEndian.PutUint32(key[:], rng.Uint32())
+
+		buf := make([]byte, off+n+16)
+		for i := range buf {
+			buf[i] = byte(rng.Uint32())
+		}
+		want := bytes.Clone(buf)
+		maskReference(want[off:off+n], key, 0)
+
+		got := bytes.Clone(buf)
+		next := Mask(got[off:off+n], MaskKeyWord(key))
+		// Bytes outside the slice (before and after) must be untouched.
+		require.Equal(t, want, got, "n=%d off=%d", n, off)
+		require.Equal(t, maskKeyAt(key, n), next, "n=%d", n)
+	}
+}
+
+func TestMaskSplitEqualsWhole(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for range 3000 {
+		n := rng.IntN(2001)
+		split := rng.IntN(n + 1)
+		off := rng.IntN(8)
+		key := rng.Uint32()
+		buf := make([]byte, off+n)
+		for i := range buf {
+			buf[i] = byte(rng.Uint32())
+		}
+		whole := bytes.Clone(buf[off:])
+		wantKey := Mask(whole, key)
+
+		parts := bytes.Clone(buf[off:])
+		k := Mask(parts[:split], key)
+		k = Mask(parts[split:], k)
+		require.Equal(t, whole, parts, "n=%d split=%d", n, split)
+		require.Equal(t, wantKey, k, "n=%d split=%d", n, split)
+	}
+}
+
+func TestMaskManyPiecesEqualsReference(t *testing.T) {
+	// A streaming reader unmasks a frame in whatever pieces its reads return.
+	rng := rand.New(rand.NewPCG(5, 6))
+	for range 200 {
+		n := rng.IntN(5000)
+		var key [4]byte
+		binary.LittleEndian.PutUint32(key[:], rng.Uint32())
+		payload := make([]byte, n)
+		for i := range payload {
+			payload[i] = byte(rng.Uint32())
+		}
+		want := bytes.Clone(payload)
+		maskReference(want, key, 0)
+
+		k := MaskKeyWord(key)
+		for rest := payload; len(rest) > 0; {
+			m := min(len(rest), rng.IntN(100))
+			k = Mask(rest[:m], k)
+			rest = rest[m:]
+		}
+		require.Equal(t, want, payload)
+		require.Equal(t, maskKeyAt(key, n), k)
+	}
+}
+
+func TestMaskDoesNotAllocate(t *testing.T) {
+	b := make([]byte, 1000)
+	allocs := testing.AllocsPerRun(100, func() { Mask(b[3:], 0x01020304) })
+	require.Zero(t, allocs)
+}
+
+func BenchmarkMask(b *testing.B) {
+	for _, size := range []int{8, 64, 512, 4096, 65536, 1 << 20} {
+		for _, off := range []int{0, 1} {
+			name := fmt.Sprintf("size=%d/aligned", size)
+			if off != 0 {
+				name = fmt.Sprintf("size=%d/offset=%d", size, off)
+			}
+			b.Run(name, func(b *testing.B) {
+				buf := make([]byte, size+off)[off:]
+				key := uint32(0x3d21fa37)
+				b.SetBytes(int64(size))
+				b.ReportAllocs()
+				for b.Loop() {
+					key = Mask(buf, key)
+				}
+			})
+		}
+	}
+}

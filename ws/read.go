@@ -1,0 +1,318 @@
+package ws
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"slices"
+)
+
+// messageReader is the io.Reader NextReader hands out. It lives inside the
+// Conn, so starting a message allocates nothing; it is valid until the next
+// call to NextReader or ReadMessage.
+type messageReader struct{ c *Conn }
+
+// Read reads the open message's payload (after unmasking, decompressing and
+// validating it) and returns io.EOF at its end.
+func (r *messageReader) Read(p []byte) (int, error) {
+	c := r.c
+	c.readMu.Lock()
+	defer c.readMu.Unlock()
+	if c.readErr != nil {
+		return 0, c.readErr
+	}
+	if c.msgOp == 0 || c.msgEOF {
+		return 0, io.EOF
+	}
+	return c.readMessageLocked(p)
+}
+
+// NextReader waits for the next data message and returns its opcode (OpText
+// or OpBinary) and a reader for its payload, which streams the message frame
+// by frame without holding it in memory. Unread bytes of the previous message
+// are discarded. Control frames that arrive meanwhile are answered here
+// (RFC 6455 §5.5), so a program that only reads still answers pings and
+// closes.
+func (c *Conn) NextReader() (Opcode, io.Reader, error) {
+	c.readMu.Lock()
+	defer c.readMu.Unlock()
+	c.msgResume = false
+	if err := c.startMessageLocked(); err != nil {
+		return 0, nil, err
+	}
+	return c.msgOp, &c.mr, nil
+}
+
+// ReadMessage reads one whole message into a new slice.
+func (c *Conn) ReadMessage() (Opcode, []byte, error) {
+	return c.ReadMessageInto(nil)
+}
+
+// ReadMessageInto reads one whole message, appending its payload to
+// buf[:0] and growing it only when it is too small, so a caller that passes
+// the previous result back reads without allocating. The read limit bounds how
+// far it grows. If the read deadline expires mid-message, it returns the bytes
+// read so far with the timeout error; passing them back in the next call
+// resumes the same message.
+func (c *Conn) ReadMessageInto(buf []byte) (Opcode, []byte, error) {
+	c.readMu.Lock()
+	defer c.readMu.Unlock()
+	if c.msgResume && c.msgOp != 0 && !c.msgEOF && c.readErr == nil {
+		// The last call timed out mid-message and returned what it had;
+		// buf is that, and reading goes on after it.
+		c.msgResume = false
+	} else {
+		c.msgResume = false
+		if err := c.startMessageLocked(); err != nil {
+			return 0, buf[:0], err
+		}
+		buf = buf[:0]
+	}
+	for {
+		if len(buf) == cap(buf) {
+			grow := 512
+			if !c.msgDeflt && c.frameLeft > 0 {
+				grow = int(min(c.frameLeft, 1<<30))
+			} else if len(buf) > grow {
+				grow = len(buf)
+			}
+			buf = slices.Grow(buf, grow)
+		}
+		n, err := c.readMessageLocked(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return c.msgOp, buf, nil
+		}
+		if err != nil {
+			c.msgResume = c.readErr == nil // a timeout: resumable
+			return c.msgOp, buf, err
+		}
+	}
+}
+
+// startMessageLocked skips what is left of the current message and reads
+// frames up to the first frame of the next data message.
+func (c *Conn) startMessageLocked() error {
+	if c.readErr != nil {
+		return c.readErr
+	}
+	for c.msgOp != 0 && !c.msgEOF {
+		if _, err := c.readMessageLocked(c.ctrl[:]); err != nil && err != io.EOF {
+			return err
+		}
+	}
+	c.msgOp, c.msgEOF = 0, false
+	return c.nextDataFrameLocked()
+}
+
+// readMessageLocked reads payload of the open message into p: raw bytes, or
+// inflated ones for a compressed message (RFC 7692 §7.2.2). It applies the
+// read limit to the bytes delivered and validates text as it streams, so bad
+// UTF-8 fails at the read that contains it, even mid-fragment (§8.1).
+func (c *Conn) readMessageLocked(p []byte) (int, error) {
+	var n int
+	var err error
+	if c.msgDeflt {
+		n, err = c.compression.read(c, p)
+	} else {
+		n, err = c.readRawLocked(p)
+	}
+	if n > 0 {
+		c.msgLen += int64(n)
+		if c.msgDeflt && c.readLimit >= 0 && c.msgLen > c.readLimit {
+			// RFC 7692 §7.2.2 with our limit: the inflated size counts, so
+			// a small frame that inflates past it is stopped here, before
+			// more than the limit is ever held.
+			return 0, c.failLocked(protocolErr(CloseMessageTooBig, ErrReadLimit, "inflated message over %d bytes", c.readLimit))
+		}
+		if c.msgOp == OpText && c.validateUTF8 && !c.utf8.Write(p[:n]) {
+			return 0, c.failLocked(protocolErr(CloseInvalidFramePayloadData, ErrInvalidUTF8, "text message"))
+		}
+	}
+	if err == io.EOF {
+		c.msgEOF = true
+		// RFC 6455 §8.1: the whole message, not only each piece, must be
+		// UTF-8; a sequence cut off at the end fails it.
+		if c.msgOp == OpText && c.validateUTF8 && !c.utf8.Complete() {
+			return n, c.failLocked(protocolErr(CloseInvalidFramePayloadData, ErrInvalidUTF8, "text message ends inside a character"))
+		}
+	}
+	return n, err
+}
+
+// readRawLocked reads payload bytes of the open message across its frames,
+// unmasking them, and returns io.EOF after the final frame.
+func (c *Conn) readRawLocked(p []byte) (int, error) {
+	for c.frameLeft == 0 {
+		if c.frameFin {
+			return 0, io.EOF
+		}
+		if err := c.nextDataFrameLocked(); err != nil {
+			return 0, err
+		}
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if int64(len(p)) > c.frameLeft {
+		p = p[:c.frameLeft]
+	}
+	n, err := c.br.Read(p)
+	if n > 0 {
+		if c.frameMskd {
+			c.frameMask = Mask(p[:n], c.frameMask)
+		}
+		c.frameLeft -= int64(n)
+	}
+	if err != nil {
+		return n, c.readFailedLocked(err)
+	}
+	return n, nil
+}
+
+// nextDataFrameLocked reads frame headers, handling every control frame it
+// meets, until it has consumed the header of a data frame that fits the
+// message state; the payload is left for readRawLocked.
+func (c *Conn) nextDataFrameLocked() error {
+	if c.readErr != nil {
+		return c.readErr
+	}
+	for {
+		b, err := c.br.Peek(2)
+		if err != nil {
+			return c.readFailedLocked(err)
+		}
+		h, n, err := ParseHeader(b)
+		if errors.Is(err, ErrShortHeader) {
+			if b, err = c.br.Peek(n); err != nil {
+				return c.readFailedLocked(err)
+			}
+			h, n, err = ParseHeader(b)
+		}
+		if err != nil {
+			// The only parse error left is a 64-bit length with its top
+			// bit set (§5.2).
+			return c.failLocked(protocolErr(CloseProtocolError, err, "frame header"))
+		}
+		var allowed byte
+		if c.compression != nil {
+			allowed = Rsv1
+		}
+		if err := CheckHeader(h, c.role, allowed); err != nil {
+			return c.failLocked(err.(*ProtocolError))
+		}
+		if h.Opcode.IsControl() {
+			// Peek at the whole control frame before consuming any of it,
+			// so a read deadline can never leave it half read.
+			total := n + int(h.Length)
+			b, err := c.br.Peek(total)
+			if err != nil {
+				return c.readFailedLocked(err)
+			}
+			payload := c.ctrl[:h.Length]
+			copy(payload, b[n:total])
+			_, _ = c.br.Discard(total)
+			if h.Masked {
+				Mask(payload, MaskKeyWord(h.Mask))
+			}
+			if err := c.handleControlLocked(h.Opcode, payload); err != nil {
+				return err
+			}
+			continue
+		}
+		// RFC 6455 §5.4: fragments of one message arrive in order, started
+		// by a text or binary frame and continued by continuation frames;
+		// "a message MUST NOT be interleaved with another" data message.
+		if h.Opcode == OpContinuation {
+			if c.msgOp == 0 {
+				return c.failLocked(protocolErr(CloseProtocolError, ErrUnexpectedContinuation, ""))
+			}
+		} else if c.msgOp != 0 {
+			return c.failLocked(protocolErr(CloseProtocolError, ErrMessageInterrupted, "%s frame", h.Opcode))
+		}
+		if h.Opcode != OpContinuation {
+			c.msgOp, c.msgEOF, c.msgLen = h.Opcode, false, 0
+			c.msgDeflt = h.Rsv&Rsv1 != 0
+			c.utf8.Reset()
+			if c.msgDeflt {
+				c.compression.startMessage()
+			}
+		}
+		// The limit is checked on the declared length before anything of
+		// that size is read or allocated; compressed messages are checked
+		// on their inflated size instead.
+		if !c.msgDeflt && c.readLimit >= 0 && h.Length > c.readLimit-c.msgLen {
+			return c.failLocked(protocolErr(CloseMessageTooBig, ErrReadLimit, "message over %d bytes", c.readLimit))
+		}
+		_, _ = c.br.Discard(n)
+		c.frameLeft, c.frameFin = h.Length, h.Fin
+		c.frameMskd, c.frameMask = h.Masked, MaskKeyWord(h.Mask)
+		return nil
+	}
+}
+
+// handleControlLocked acts on a control frame (RFC 6455 §5.5).
+func (c *Conn) handleControlLocked(op Opcode, payload []byte) error {
+	switch op {
+	case OpPing:
+		// §5.5.2: "Upon receipt of a Ping frame, an endpoint MUST send a
+		// Pong frame in response ... [with] identical Application data".
+		if c.pingHandler != nil {
+			c.pingHandler(payload)
+			return nil
+		}
+		// A pong that cannot be sent (the close was sent, or the conn is
+		// broken) is not the reader's failure; the next read reports it.
+		_ = c.WriteControl(OpPong, payload)
+	case OpPong:
+		// §5.5.3: a pong needs no answer.
+		if c.pongHandler != nil {
+			c.pongHandler(payload)
+		}
+	case OpClose:
+		code, reason, err := ParseClosePayload(payload)
+		if err != nil {
+			return c.failLocked(err.(*ProtocolError))
+		}
+		return c.peerCloseLocked(code, reason)
+	}
+	return nil
+}
+
+// readFailedLocked classifies an error from the network. A timeout leaves
+// the state intact and is returned as is, so the caller may read again. Any
+// other error ends reading for good.
+func (c *Conn) readFailedLocked(err error) error {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() && !c.closing.Load() {
+		return err
+	}
+	select {
+	case <-c.peerClosed:
+		c.readErr = &c.peerClose
+	case <-c.tcpClosed:
+		c.readErr = ErrClosed
+	default:
+		if c.closing.Load() {
+			c.readErr = fmt.Errorf("%w: %w", ErrCloseTimeout, err)
+		} else {
+			// RFC 6455 §7.1.5: without a close frame the close code is
+			// 1006, abnormal closure.
+			c.readErr = fmt.Errorf("%w: %w", ErrAbnormalClosure, err)
+		}
+	}
+	c.closeTCP()
+	return c.readErr
+}
+
+// failLocked fails the WebSocket connection (RFC 6455 §7.1.7): it sends a
+// close frame with the error's code if none was sent yet, closes the TCP
+// connection, and makes the error sticky for readers.
+func (c *Conn) failLocked(perr *ProtocolError) error {
+	c.readErr = perr
+	payload, _ := AppendClosePayload(c.ctrl[:0:len(c.ctrl)], perr.Code, "")
+	_ = c.writeCloseFrame(payload)
+	c.closeTCP()
+	return perr
+}

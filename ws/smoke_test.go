@@ -1,0 +1,24 @@
+package ws
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestSmokeEchoOverTCP(t *testing.T) {
+	url, _ := echoServer(t, &Upgrader{})
+	c := dialT(t, &Dialer{}, url)
+	for _, size := range []int{0, 1, 125, 126, 65535, 65536, 1 << 20} {
+		msg := make([]byte, size)
+		for i := range msg {
+			msg[i] = byte('a' + i%26)
+		}
+		require.NoError(t, c.WriteMessage(OpText, msg))
+		op, got, err := c.ReadMessage()
+		require.NoError(t, err)
+		require.Equal(t, OpText, op)
+		require.Equal(t, msg, got)
+	}
+	require.NoError(t, c.Close(CloseNormalClosure, "bye"))
+}
