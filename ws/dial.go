@@ -147,55 +147,102 @@ func (d *Dialer) Dial(ctx context.Context, rawURL string) (*Conn, *http.Response
 		ctx, cancel = context.WithTimeout(ctx, t)
 		defer cancel()
 	}
+	nc, err := d.dialNet(ctx, u)
+	if err != nil {
+		return nil, nil, err
+	}
+	return d.over(ctx, nc, u, false)
+}
+
+// DialNet does the transport half of Dial — TCP, proxy tunnel, TLS for
+// wss:// — and returns the connection ready for Handshake. It exists for
+// callers that must act between the two halves, as Workerman's onConnect
+// does (it fires when the transport is up, before the upgrade).
+func (d *Dialer) DialNet(ctx context.Context, rawURL string) (net.Conn, error) {
+	u, err := parseURL(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	if t := d.handshakeTimeout(); t > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, t)
+		defer cancel()
+	}
+	return d.dialNet(ctx, u)
+}
+
+// dialNet opens TCP to the target or its proxy and sets up the tunnel and
+// TLS, with I/O bound to ctx.
+func (d *Dialer) dialNet(ctx context.Context, u *url.URL) (net.Conn, error) {
 	target := targetAddr(u)
 	var proxyURL *url.URL
 	if d.Proxy != nil {
 		// Proxy functions expect http(s) URLs, as net/http passes them.
 		pu := *u
 		pu.Scheme = map[string]string{"ws": "http", "wss": "https"}[u.Scheme]
+		var err error
 		if proxyURL, err = d.Proxy(&http.Request{URL: &pu, Header: http.Header{}}); err != nil {
-			return nil, nil, fmt.Errorf("ws: choosing a proxy: %w", err)
+			return nil, fmt.Errorf("ws: choosing a proxy: %w", err)
 		}
 	}
 	addr := target
 	if proxyURL != nil {
+		var err error
 		if addr, err = proxyAddr(proxyURL); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 	}
-	nc, err := d.dialNet(ctx, addr)
+	nc, err := d.dialTCP(ctx, addr)
 	if err != nil {
-		return nil, nil, fmt.Errorf("ws: dial %s: %w", addr, err)
+		return nil, fmt.Errorf("ws: dial %s: %w", addr, err)
 	}
-	c, resp, err := d.over(ctx, nc, u, func(nc net.Conn) (net.Conn, error) {
-		if proxyURL != nil {
-			if strings.EqualFold(proxyURL.Scheme, "https") {
-				tc, err := d.tlsClient(ctx, nc, proxyURL.Hostname())
-				if err != nil {
-					return nil, fmt.Errorf("ws: TLS to proxy: %w", err)
-				}
-				nc = tc
-			}
-			var err error
-			if nc, err = proxyHandshake(ctx, nc, proxyURL, target); err != nil {
-				return nil, err
-			}
+	raw := nc
+	stop := context.AfterFunc(ctx, func() { _ = raw.SetDeadline(aLongTimeAgo) })
+	nc, err = d.secure(ctx, nc, u, proxyURL, target)
+	if !stop() && err == nil {
+		err = ctx.Err()
+	}
+	if err != nil {
+		_ = raw.Close()
+		if ctxErr := ctx.Err(); ctxErr != nil && !errors.Is(err, ctxErr) {
+			err = fmt.Errorf("%w (%w)", ctxErr, err)
 		}
-		if u.Scheme == "wss" {
-			tc, err := d.tlsClient(ctx, nc, u.Hostname())
+		return nil, err
+	}
+	_ = raw.SetDeadline(time.Time{})
+	return nc, nil
+}
+
+// secure runs the proxy tunnel (over TLS for an https proxy) and TLS to
+// the target for wss://.
+func (d *Dialer) secure(ctx context.Context, nc net.Conn, u *url.URL, proxyURL *url.URL, target string) (net.Conn, error) {
+	if proxyURL != nil {
+		if strings.EqualFold(proxyURL.Scheme, "https") {
+			tc, err := d.tlsClient(ctx, nc, proxyURL.Hostname())
 			if err != nil {
-				return nil, fmt.Errorf("ws: TLS: %w", err)
+				return nil, fmt.Errorf("ws: TLS to proxy: %w", err)
 			}
 			nc = tc
 		}
-		return nc, nil
-	})
-	return c, resp, err
+		var err error
+		if nc, err = proxyHandshake(ctx, nc, proxyURL, target); err != nil {
+			return nil, err
+		}
+	}
+	if u.Scheme == "wss" {
+		tc, err := d.tlsClient(ctx, nc, u.Hostname())
+		if err != nil {
+			return nil, fmt.Errorf("ws: TLS: %w", err)
+		}
+		nc = tc
+	}
+	return nc, nil
 }
 
 // Handshake runs the client's opening handshake for rawURL over nc, a
-// connection the caller has already made (and secured, for wss). ctx and the
-// handshake timeout bound it.
+// connection the caller has already made (and secured, for wss), e.g. by
+// DialNet. ctx and the handshake timeout bound it. On failure nc is left
+// open: it is the caller's to close.
 func (d *Dialer) Handshake(ctx context.Context, nc net.Conn, rawURL string) (*Conn, *http.Response, error) {
 	u, err := parseURL(rawURL)
 	if err != nil {
@@ -206,39 +253,33 @@ func (d *Dialer) Handshake(ctx context.Context, nc net.Conn, rawURL string) (*Co
 		ctx, cancel = context.WithTimeout(ctx, t)
 		defer cancel()
 	}
-	return d.over(ctx, nc, u, nil)
+	return d.over(ctx, nc, u, true)
 }
 
-// over binds nc's deadline to ctx, runs setup (proxy, TLS) and the
-// handshake, and unbinds it. Any failure closes nc; an expired context is
-// reported as such rather than as the I/O error it caused.
-func (d *Dialer) over(ctx context.Context, nc net.Conn, u *url.URL, setup func(net.Conn) (net.Conn, error)) (*Conn, *http.Response, error) {
-	raw := nc
-	stop := context.AfterFunc(ctx, func() { _ = raw.SetDeadline(aLongTimeAgo) })
-	var c *Conn
-	var resp *http.Response
-	var err error
-	if setup != nil {
-		nc, err = setup(nc)
-	}
-	if err == nil {
-		c, resp, err = d.handshake(nc, u)
-	}
+// over binds nc's deadline to ctx and runs the handshake. On failure it
+// closes nc unless the caller owns it (callerOwned: Handshake leaves the
+// caller's conn to the caller); an expired context is reported as such
+// rather than as the I/O error it caused.
+func (d *Dialer) over(ctx context.Context, nc net.Conn, u *url.URL, callerOwned bool) (*Conn, *http.Response, error) {
+	stop := context.AfterFunc(ctx, func() { _ = nc.SetDeadline(aLongTimeAgo) })
+	c, resp, err := d.handshake(nc, u)
 	if !stop() && err == nil {
 		err = ctx.Err() // the context fired while we finished
 	}
 	if err != nil {
-		_ = raw.Close()
+		if !callerOwned {
+			_ = nc.Close()
+		}
 		if ctxErr := ctx.Err(); ctxErr != nil && !errors.Is(err, ctxErr) {
 			err = fmt.Errorf("%w (%w)", ctxErr, err)
 		}
 		return nil, resp, err
 	}
-	_ = raw.SetDeadline(time.Time{})
+	_ = nc.SetDeadline(time.Time{})
 	return c, resp, nil
 }
 
-func (d *Dialer) dialNet(ctx context.Context, addr string) (net.Conn, error) {
+func (d *Dialer) dialTCP(ctx context.Context, addr string) (net.Conn, error) {
 	if d.NetDialContext != nil {
 		return d.NetDialContext(ctx, "tcp", addr)
 	}
