@@ -232,7 +232,9 @@ func (c *Conn) SetCloseHandler(h func(code StatusCode, reason string)) {
 // closeTCP closes the network connection once; later calls do nothing.
 func (c *Conn) closeTCP() {
 	c.tcpOnce.Do(func() {
-		_ = c.conn.Close()
+		// Signal first: a reader woken by the Close must already see
+		// that it was ours, not the peer's.
 		close(c.tcpClosed)
+		_ = c.conn.Close()
 	})
 }

@@ -1,0 +1,300 @@
+package ws
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// RFC 6455 §5.1 and §5.3: a client masks every frame with a fresh key, and
+// the caller's slice is left as it was.
+func TestClientMasksWithFreshKeys(t *testing.T) {
+	c, p := newRawPeer(t, RoleClient, nil)
+	msg := []byte("same payload")
+	orig := append([]byte(nil), msg...)
+	keys := map[[4]byte]bool{}
+	for range 50 {
+		require.NoError(t, c.WriteMessage(OpBinary, msg))
+		h, payload := p.next()
+		require.True(t, h.Masked)
+		keys[h.Mask] = true
+		require.Equal(t, orig, payload)
+	}
+	require.Equal(t, orig, msg, "WriteMessage must not modify the caller's slice")
+	require.Greater(t, len(keys), 45, "masking keys must vary frame to frame (§5.3)")
+}
+
+// RFC 6455 §5.1: a server never masks.
+func TestServerDoesNotMask(t *testing.T) {
+	c, p := newRawPeer(t, RoleServer, nil)
+	big := bytes.Repeat([]byte("z"), 100000) // larger than the write buffer: the writev path
+	require.NoError(t, c.WriteMessage(OpBinary, big))
+	h, payload := p.next()
+	assert.False(t, h.Masked)
+	assert.Equal(t, big, payload)
+}
+
+// Payloads around the buffer and length-encoding boundaries arrive intact in
+// both roles (§5.2).
+func TestWriteSizes(t *testing.T) {
+	for _, role := range []Role{RoleClient, RoleServer} {
+		c, p := newRawPeer(t, role, &Options{WriteBufferSize: 512})
+		for _, n := range []int{0, 1, 125, 126, 497, 498, 512, 65535, 65536, 1<<20 + 3, 3<<20 + 1} {
+			msg := make([]byte, n)
+			for i := range msg {
+				msg[i] = byte(i * 7)
+			}
+			errc := make(chan error, 1)
+			go func() { errc <- c.WriteMessage(OpBinary, msg) }()
+			h, payload := p.next()
+			require.NoError(t, <-errc)
+			require.Equal(t, int64(n), h.Length, "%s %d", role, n)
+			require.True(t, bytes.Equal(msg, payload), "%s %d: payload differs", role, n)
+		}
+	}
+}
+
+// Many goroutines may write at once; messages never interleave on the wire.
+func TestConcurrentWritersDoNotInterleave(t *testing.T) {
+	c, s := pipePair(t, nil, nil)
+	const writers, each = 8, 50
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				msg := bytes.Repeat([]byte{byte('a' + w)}, 1000+i*37)
+				if i%2 == 0 {
+					assert.NoError(t, c.WriteMessage(OpBinary, msg))
+					continue
+				}
+				mw, err := c.NextWriter(OpBinary)
+				if !assert.NoError(t, err) {
+					return
+				}
+				for len(msg) > 0 {
+					k := min(len(msg), 700)
+					_, err := mw.Write(msg[:k])
+					assert.NoError(t, err)
+					msg = msg[k:]
+				}
+				assert.NoError(t, mw.Close())
+			}
+		}()
+	}
+	seen := 0
+	for seen < writers*each {
+		_, msg, err := s.ReadMessage()
+		require.NoError(t, err)
+		require.NotEmpty(t, msg)
+		for _, b := range msg {
+			require.Equal(t, msg[0], b, "message bytes from two writers interleaved")
+		}
+		seen++
+	}
+	wg.Wait()
+}
+
+// RFC 6455 §5.4: control frames may be injected between the fragments of a
+// message; a streamed message does not block a ping.
+func TestControlFramePassesStreamedMessage(t *testing.T) {
+	c, p := newRawPeer(t, RoleClient, &Options{WriteBufferSize: 128})
+	mw, err := c.NextWriter(OpText)
+	require.NoError(t, err)
+	_, err = mw.Write(bytes.Repeat([]byte("a"), 300)) // sends fragments
+	require.NoError(t, err)
+	done := make(chan error, 1)
+	go func() { done <- c.WritePing([]byte("between")) }()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(5 * time.Second):
+		t.Fatal("ping blocked by an open message writer")
+	}
+	_, err = mw.Write([]byte("tail"))
+	require.NoError(t, err)
+	require.NoError(t, mw.Close())
+
+	var msg []byte
+	var sawPing, sawFinal bool
+	first := true
+	for !sawFinal {
+		h, payload := p.next()
+		switch h.Opcode {
+		case OpPing:
+			sawPing = true
+			assert.Equal(t, "between", string(payload))
+			assert.False(t, sawFinal)
+		default:
+			if first {
+				assert.Equal(t, OpText, h.Opcode)
+				first = false
+			} else {
+				assert.Equal(t, OpContinuation, h.Opcode)
+			}
+			msg = append(msg, payload...)
+			sawFinal = h.Fin
+		}
+	}
+	assert.True(t, sawPing)
+	assert.Equal(t, 304, len(msg))
+
+	// After Close the writer refuses more data.
+	_, err = mw.Write([]byte("x"))
+	require.ErrorIs(t, err, ErrClosed)
+}
+
+func TestWriteRejectsWrongOpcodes(t *testing.T) {
+	c, _ := newRawPeer(t, RoleClient, nil)
+	require.ErrorIs(t, c.WriteMessage(OpPing, nil), ErrBadOpcode)
+	require.ErrorIs(t, c.WriteMessage(OpContinuation, nil), ErrBadOpcode)
+	require.ErrorIs(t, c.WriteControl(OpText, nil), ErrBadOpcode)
+	require.ErrorIs(t, c.WriteControl(0xB, nil), ErrBadOpcode)
+	require.ErrorIs(t, c.WritePing(make([]byte, 126)), ErrControlTooLong)
+	_, err := c.NextWriter(OpClose)
+	require.ErrorIs(t, err, ErrBadOpcode)
+}
+
+// RFC 6455 §7.1.2, §7.1.1: Close sends a close frame, waits for the peer's,
+// and the server closes TCP first; both sides learn the peer's code.
+func TestCloseHandshakeBothRoles(t *testing.T) {
+	checkNoLeak(t)
+	url, _ := echoServer(t, &Upgrader{})
+	c := dialT(t, &Dialer{}, url)
+	require.NoError(t, c.WriteText("hi"))
+	_, msg, err := c.ReadMessage()
+	require.NoError(t, err)
+	require.Equal(t, "hi", string(msg))
+	start := time.Now()
+	require.NoError(t, c.Close(CloseGoingAway, "done"))
+	require.Less(t, time.Since(start), 2*time.Second, "a cooperating server completes the handshake quickly")
+	_, _, err = c.ReadMessage()
+	assert.Equal(t, CloseGoingAway, CloseStatus(err), "the echo carries our code")
+	require.ErrorIs(t, c.WriteText("late"), ErrClosed)
+	require.ErrorIs(t, c.Close(CloseNormalClosure, ""), ErrClosed)
+}
+
+// Close while another goroutine is blocked reading: the reader gets the
+// peer's close and Close returns once the handshake is done.
+func TestCloseWithActiveReader(t *testing.T) {
+	c, s := pipePair(t, nil, nil)
+	readErr := make(chan error, 1)
+	go func() {
+		_, _, err := c.ReadMessage()
+		readErr <- err
+	}()
+	srvErr := make(chan error, 1)
+	go func() {
+		_, _, err := s.ReadMessage() // answers the close
+		srvErr <- err
+	}()
+	time.Sleep(20 * time.Millisecond)
+	require.NoError(t, c.Close(CloseNormalClosure, "bye"))
+	assert.Equal(t, CloseNormalClosure, CloseStatus(<-readErr))
+	err := <-srvErr
+	var ce *CloseError
+	require.ErrorAs(t, err, &ce)
+	assert.Equal(t, "bye", ce.Reason)
+}
+
+// A peer that never answers our close: Close gives up after the close
+// timeout and closes TCP (no hang, §7.1.1 "reasonable time").
+func TestCloseTimeout(t *testing.T) {
+	c, p := newRawPeer(t, RoleClient, &Options{CloseTimeout: 200 * time.Millisecond})
+	start := time.Now()
+	err := c.Close(CloseNormalClosure, "")
+	require.ErrorIs(t, err, ErrCloseTimeout)
+	require.Less(t, time.Since(start), 3*time.Second)
+	assert.Equal(t, CloseNormalClosure, p.expectClose())
+	p.expectEOF()
+}
+
+// Data the peer sends after our close is discarded while waiting for its
+// close frame (§7.1.2: "MAY ... discard any more data").
+func TestCloseDiscardsDataUntilPeerClose(t *testing.T) {
+	c, p := newRawPeer(t, RoleServer, nil)
+	go func() {
+		p.expectClose()
+		p.send(true, OpText, []byte("still talking"))
+		p.send(true, OpClose, closePayload(CloseNormalClosure, ""))
+	}()
+	require.NoError(t, c.Close(CloseNormalClosure, ""))
+}
+
+// Invalid close codes and reasons are refused before anything is sent.
+func TestCloseValidatesArguments(t *testing.T) {
+	c, _ := newRawPeer(t, RoleClient, nil)
+	for _, code := range []StatusCode{999, 1004, 1005, 1006, 1015, 2000, 5000} {
+		require.ErrorIs(t, c.Close(code, ""), ErrInvalidClosePayload, "code %d", code)
+	}
+	require.ErrorIs(t, c.Close(CloseNormalClosure, string(bytes.Repeat([]byte("r"), 124))), ErrInvalidClosePayload)
+	require.ErrorIs(t, c.Close(CloseNormalClosure, "\xff"), ErrInvalidClosePayload)
+	require.ErrorIs(t, c.Close(0, "reason without code"), ErrInvalidClosePayload)
+}
+
+// CloseNow aborts without a handshake; everything after reports ErrClosed.
+func TestCloseNow(t *testing.T) {
+	checkNoLeak(t)
+	c, p := newRawPeer(t, RoleClient, nil)
+	readErr := make(chan error, 1)
+	go func() { _, _, err := c.ReadMessage(); readErr <- err }()
+	time.Sleep(10 * time.Millisecond)
+	require.NoError(t, c.CloseNow())
+	require.ErrorIs(t, <-readErr, ErrClosed)
+	require.Error(t, c.WriteText("x"))
+	p.expectEOF()
+}
+
+func TestWriteDoesNotAllocate(t *testing.T) {
+	for _, role := range []Role{RoleClient, RoleServer} {
+		c := NewConn(discardConn{}, nil, role, "", nil)
+		msg := make([]byte, 1024)
+		allocs := testing.AllocsPerRun(100, func() { _ = c.WriteMessage(OpBinary, msg) })
+		require.Zero(t, allocs, role.String())
+	}
+}
+
+func TestReadDoesNotAllocate(t *testing.T) {
+	var wire []byte
+	for range 200 {
+		wire = append(wire, frameBytes(true, 0, OpText, false, []byte("hello, world"))...)
+	}
+	c := NewConn(&replayConn{data: wire}, nil, RoleClient, "", nil)
+	buf := make([]byte, 0, 64)
+	allocs := testing.AllocsPerRun(100, func() {
+		_, b, err := c.ReadMessageInto(buf)
+		if err != nil {
+			panic(err)
+		}
+		buf = b
+	})
+	require.Zero(t, allocs)
+}
+
+// discardConn is a net.Conn that accepts every write.
+type discardConn struct{ nopConn }
+
+func (discardConn) Write(p []byte) (int, error) { return len(p), nil }
+
+// replayConn serves data forever, in a loop.
+type replayConn struct {
+	nopConn
+	data []byte
+	off  int
+}
+
+func (r *replayConn) Read(p []byte) (int, error) {
+	n := copy(p, r.data[r.off:])
+	r.off = (r.off + n) % len(r.data)
+	return n, nil
+}
+
+var _ = fmt.Sprint
+var _ = io.EOF
