@@ -1,0 +1,85 @@
+package main
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/plainws/plainws/ws"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// fakeFuzzingServer speaks the three endpoints of Autobahn's fuzzing server:
+// every case sends a text and a binary message and checks they come back.
+type fakeFuzzingServer struct {
+	mu      sync.Mutex
+	ran     []string
+	echoed  int
+	reports []string
+}
+
+func (f *fakeFuzzingServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	c, err := (&ws.Upgrader{}).Upgrade(w, r, nil)
+	if err != nil {
+		return
+	}
+	defer c.CloseNow()
+	switch r.URL.Path {
+	case "/getCaseCount":
+		_ = c.WriteText("3")
+		_ = c.Close(ws.CloseNormalClosure, "")
+	case "/runCase":
+		f.mu.Lock()
+		f.ran = append(f.ran, r.URL.Query().Get("case")+"/"+r.URL.Query().Get("agent"))
+		f.mu.Unlock()
+		for _, m := range []struct {
+			op ws.Opcode
+			p  string
+		}{{ws.OpText, "κόσμε"}, {ws.OpBinary, "\x00\x01\x02"}} {
+			if c.WriteMessage(m.op, []byte(m.p)) != nil {
+				return
+			}
+			op, got, err := c.ReadMessage()
+			if err != nil || op != m.op || string(got) != m.p {
+				return
+			}
+			f.mu.Lock()
+			f.echoed++
+			f.mu.Unlock()
+		}
+		_ = c.Close(ws.CloseNormalClosure, "")
+	case "/updateReports":
+		f.mu.Lock()
+		f.reports = append(f.reports, r.URL.Query().Get("agent"))
+		f.mu.Unlock()
+		_ = c.Close(ws.CloseNormalClosure, "")
+	}
+}
+
+func TestRunsEveryCaseAndEchoes(t *testing.T) {
+	f := &fakeFuzzingServer{}
+	srv := httptest.NewServer(f)
+	defer srv.Close()
+	base := "ws" + strings.TrimPrefix(srv.URL, "http")
+	require.NoError(t, run(base, "plain ws", "2-3"))
+	assert.Equal(t, []string{"2/plain ws", "3/plain ws"}, f.ran)
+	assert.Equal(t, 4, f.echoed, "each message echoed with its type")
+	assert.Equal(t, []string{"plain ws"}, f.reports)
+}
+
+func TestParseRange(t *testing.T) {
+	a, b, err := parseRange("", 9)
+	require.NoError(t, err)
+	assert.Equal(t, [2]int{1, 9}, [2]int{a, b})
+	a, b, err = parseRange("5", 9)
+	require.NoError(t, err)
+	assert.Equal(t, [2]int{5, 5}, [2]int{a, b})
+	a, b, err = parseRange("0-100", 9)
+	require.NoError(t, err)
+	assert.Equal(t, [2]int{1, 9}, [2]int{a, b})
+	_, _, err = parseRange("x-1", 9)
+	require.Error(t, err)
+}

@@ -1,0 +1,56 @@
+// Package ws implements the WebSocket protocol, RFC 6455, and its
+// permessage-deflate extension, RFC 7692, for both roles, over any net.Conn,
+// with nothing but the standard library.
+//
+// It is written to be read next to the RFC: every rule it enforces carries a
+// comment naming its section, and each section lives in one file:
+//
+//	RFC 6455 §1.3, §4.1     handshake.go  client request, Sec-WebSocket-Key/Accept, response checks
+//	RFC 6455 §4.2, §4.4     accept.go     server side: Upgrader.Upgrade (net/http), UpgradeConn (raw conn)
+//	RFC 6455 §3, §4.1       dial.go       Dialer: URL, TCP, TLS, proxy, handshake, all under one context
+//	RFC 9110 §9.3.6         proxy.go      HTTP CONNECT tunnels (with Basic Proxy-Authorization)
+//	RFC 1928, RFC 1929      proxy.go      SOCKS5 tunnels with username/password
+//	RFC 6455 §5.2           frame.go      Opcode, Header, ParseHeader/ReadHeader/AppendHeader, CheckHeader
+//	RFC 6455 §5.3, §10.3    mask.go       Mask (8 bytes at a time, key phase carried between calls)
+//	RFC 6455 §5.3           maskkey.go    per-connection CSPRNG for masking keys
+//	RFC 6455 §5.4–§5.6, §6  read.go       reading: fragments, control frames, read limit
+//	RFC 6455 §5.4, §5.1     write.go      writing: masking, fragments, concurrent writers
+//	RFC 6455 §5.5.1, §7     closing.go    the closing handshake, Close and CloseNow
+//	RFC 6455 §7.4           close.go      status codes, close payloads
+//	RFC 6455 §8.1           utf8.go       streaming UTF-8 validation
+//	RFC 6455 §7.1.7         errors.go     typed errors and the close codes they send
+//	RFC 7692                deflate*.go   permessage-deflate negotiation and compression
+//
+// # Connections
+//
+// A Dialer (client) or an Upgrader (server) yields a *Conn. One goroutine
+// reads — ReadMessage, ReadMessageInto (no allocation when the buffer is
+// reused) or NextReader (streaming) — while any number of goroutines write
+// with WriteMessage, NextWriter (streaming, fragmented) or WriteControl.
+// Messages never interleave on the wire; control frames may pass between the
+// fragments of a streamed message.
+//
+// Pings are answered and close frames echoed inside the read path, so a
+// program that only reads is still a correct peer. Close runs the closing
+// handshake with a bound on how long it waits; CloseNow aborts.
+//
+// # Errors
+//
+// Input from the peer that breaks the protocol fails the connection with
+// the close code the RFC names and returns a *ProtocolError that wraps a
+// sentinel (ErrMaskMismatch, ErrInvalidUTF8, ErrReadLimit, …) and carries the
+// code that was sent. A close from the peer is a *CloseError; CloseStatus
+// extracts its code. A refused opening handshake is a *HandshakeError with the
+// server's status, headers and the start of its body. Errors are sticky: once
+// a connection failed, every later call reports the same error. A read that
+// times out, by contrast, leaves the connection usable.
+//
+// # Defaults
+//
+// Safe without configuration: messages are limited to DefaultReadLimit, text
+// is validated as UTF-8, masking keys come from a CSPRNG seeded by
+// crypto/rand, TLS verifies certificates, dialing is bounded by
+// DefaultHandshakeTimeout and handshake heads by DefaultMaxHeadBytes, and
+// closing waits at most DefaultCloseTimeout. The server checks Origin against
+// Host unless told otherwise.
+package ws
