@@ -40,10 +40,11 @@ func (c *Conn) peerCloseLocked(code StatusCode, reason string) error {
 	}
 	// §5.5.1: "If an endpoint receives a Close frame and did not
 	// previously send a Close frame, the endpoint MUST send a Close frame in
-	// response ... typically echoing the status code it received."
+	// response ... typically echoing the status code it received." The
+	// reason is echoed too, so the peer's logs show its own words.
 	var payload []byte
 	if code != CloseNoStatusReceived {
-		payload, _ = AppendClosePayload(c.ctrl[:0:len(c.ctrl)], code, "")
+		payload, _ = AppendClosePayload(c.ctrl[:0:len(c.ctrl)], code, reason)
 	}
 	_ = c.writeCloseFrame(payload)
 	c.readErr = &c.peerClose
