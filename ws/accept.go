@@ -48,10 +48,28 @@ func sameOrigin(r *http.Request) bool {
 		return true
 	}
 	u, err := url.Parse(origin)
-	if err != nil {
+	if err != nil || u.Host == "" {
 		return false
 	}
-	return strings.EqualFold(u.Host, r.Host)
+	return strings.EqualFold(withoutDefaultPort(u.Host, u.Scheme), withoutDefaultPort(r.Host, u.Scheme))
+}
+
+// withoutDefaultPort drops ":80" or ":443" when it is the scheme's default,
+// so that "h:80" and "h" compare equal.
+func withoutDefaultPort(host, scheme string) string {
+	h, port, err := net.SplitHostPort(host)
+	if err != nil {
+		return host
+	}
+	switch {
+	case port == "80" && (scheme == "http" || scheme == "ws"),
+		port == "443" && (scheme == "https" || scheme == "wss"):
+		if strings.Contains(h, ":") {
+			return "[" + h + "]"
+		}
+		return h
+	}
+	return host
 }
 
 // negotiation is the outcome of checking an upgrade request.
@@ -67,13 +85,15 @@ type negotiation struct {
 // with and a *HandshakeError.
 func (u *Upgrader) check(r *http.Request) (*negotiation, http.Header, *HandshakeError) {
 	refuse := func(status int, h http.Header, sentinel error, format string, args ...any) (*negotiation, http.Header, *HandshakeError) {
-		return nil, h, &HandshakeError{StatusCode: status, Status: http.StatusText(status), Header: r.Header, Err: sentinel, Detail: fmt.Sprintf(format, args...)}
+		return nil, h, &HandshakeError{StatusCode: status, Status: fmt.Sprintf("%d %s", status, http.StatusText(status)), Header: r.Header, Err: sentinel, Detail: fmt.Sprintf(format, args...)}
 	}
 	// §4.2.1 item 1: "An HTTP/1.1 or higher GET request".
 	if r.Method != http.MethodGet {
 		return refuse(http.StatusMethodNotAllowed, http.Header{"Allow": {"GET"}}, ErrBadRequest, "method %s", r.Method)
 	}
-	if !r.ProtoAtLeast(1, 1) {
+	// HTTP/2 would need RFC 8441's extended CONNECT, which this package
+	// does not speak; only HTTP/1.1 can be taken over.
+	if r.ProtoMajor != 1 || r.ProtoMinor < 1 {
 		return refuse(http.StatusBadRequest, nil, ErrBadRequest, "protocol %s", r.Proto)
 	}
 	// §4.2.1 item 2: a Host header field.
@@ -275,10 +295,14 @@ func (u *Upgrader) upgradeConn(nc net.Conn, responseHeader http.Header) (*Conn, 
 	if err != nil {
 		if errors.Is(err, ErrHeadTooLarge) {
 			writeHTTPError(nc, http.StatusRequestHeaderFieldsTooLarge, nil)
-			return nil, nil, &HandshakeError{StatusCode: http.StatusRequestHeaderFieldsTooLarge, Err: ErrHeadTooLarge, Detail: fmt.Sprintf("request head over %d bytes", limit)}
+			return nil, nil, &HandshakeError{StatusCode: http.StatusRequestHeaderFieldsTooLarge, Status: "431 Request Header Fields Too Large", Err: ErrHeadTooLarge, Detail: fmt.Sprintf("request head over %d bytes", limit)}
+		}
+		if isIOError(err) {
+			// The client went away or was too slow: nobody to answer.
+			return nil, nil, fmt.Errorf("ws: reading the upgrade request: %w", err)
 		}
 		writeHTTPError(nc, http.StatusBadRequest, nil)
-		return nil, nil, &HandshakeError{StatusCode: http.StatusBadRequest, Err: ErrBadRequest, Detail: err.Error()}
+		return nil, nil, &HandshakeError{StatusCode: http.StatusBadRequest, Status: "400 Bad Request", Err: ErrMalformedHead, Detail: err.Error()}
 	}
 	n, h, herr := u.check(r)
 	if herr != nil {

@@ -147,6 +147,10 @@ func (d *Dialer) Dial(ctx context.Context, rawURL string) (*Conn, *http.Response
 		ctx, cancel = context.WithTimeout(ctx, t)
 		defer cancel()
 	}
+	// Refuse a request that cannot be sent before opening anything.
+	if _, err := checkRequestHeader(d.Header, d.Subprotocols); err != nil {
+		return nil, nil, err
+	}
 	nc, err := d.dialNet(ctx, u)
 	if err != nil {
 		return nil, nil, err
@@ -267,7 +271,9 @@ func (d *Dialer) over(ctx context.Context, nc net.Conn, u *url.URL, callerOwned 
 		err = ctx.Err() // the context fired while we finished
 	}
 	if err != nil {
-		if !callerOwned {
+		if callerOwned {
+			_ = nc.SetDeadline(time.Time{}) // hand it back usable
+		} else {
 			_ = nc.Close()
 		}
 		if ctxErr := ctx.Err(); ctxErr != nil && !errors.Is(err, ctxErr) {
@@ -333,7 +339,10 @@ func (d *Dialer) handshake(nc net.Conn, u *url.URL) (*Conn, *http.Response, erro
 		if errors.Is(err, ErrHeadTooLarge) {
 			return nil, nil, &HandshakeError{Err: ErrHeadTooLarge, Detail: fmt.Sprintf("response head over %d bytes", limit)}
 		}
-		return nil, nil, fmt.Errorf("ws: reading the handshake response: %w", err)
+		if isIOError(err) {
+			return nil, nil, fmt.Errorf("ws: reading the handshake response: %w", err)
+		}
+		return nil, nil, &HandshakeError{Err: ErrMalformedHead, Detail: err.Error()}
 	}
 	protocol, exts, err := checkServerResponse(resp, creq)
 	if err != nil {

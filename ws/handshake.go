@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -54,6 +55,9 @@ var (
 	// ErrBadExtension: the server answered with an extension we did not
 	// offer or with parameters we did not allow.
 	ErrBadExtension = errors.New("ws: server answered with an extension that was not offered")
+	// ErrMalformedHead: what came back is not a well-formed HTTP response
+	// (or request), e.g. a non-HTTP server on the port.
+	ErrMalformedHead = errors.New("ws: malformed handshake head")
 	// ErrHeadTooLarge: the response or request head exceeded its limit.
 	ErrHeadTooLarge = errors.New("ws: handshake head too large")
 	// ErrBadRequest: the client's upgrade request breaks RFC 6455 §4.2.1.
@@ -156,6 +160,53 @@ func checkHeaderValue(name, v string) error {
 	return nil
 }
 
+// checkRequestHeader validates the caller's extra headers and subprotocols
+// before anything is dialled or sent, and returns the subprotocols offered
+// (from the list, or else from a raw Sec-WebSocket-Protocol header).
+func checkRequestHeader(extra http.Header, protocols []string) ([]string, error) {
+	for name, vals := range extra {
+		if !isToken(name) {
+			return nil, fmt.Errorf("%w: name %q", ErrBadHeader, name)
+		}
+		for _, v := range vals {
+			if err := checkHeaderValue(name, v); err != nil {
+				return nil, err
+			}
+		}
+		for _, o := range ownedHeaders {
+			if strings.EqualFold(name, o) {
+				return nil, fmt.Errorf("%w: %s is set by the library", ErrBadHeader, name)
+			}
+		}
+	}
+	fromHeader := headerTokens(extra, "Sec-WebSocket-Protocol")
+	if len(protocols) == 0 {
+		// A caller may also offer subprotocols as a raw header, as
+		// Workerman's websocketClientProtocol does.
+		protocols = fromHeader
+	} else if len(fromHeader) > 0 {
+		return nil, fmt.Errorf("%w: subprotocols given both as a list and as a header", ErrBadHeader)
+	}
+	// RFC 6455 §4.1 item 10: subprotocols are tokens and "MUST all be
+	// unique strings".
+	for i, p := range protocols {
+		if !isToken(p) {
+			return nil, fmt.Errorf("%w: subprotocol %q is not a token", ErrBadHeader, p)
+		}
+		if slices.Contains(protocols[:i], p) {
+			return nil, fmt.Errorf("%w: subprotocol %q offered twice", ErrBadHeader, p)
+		}
+	}
+	return protocols, nil
+}
+
+// isIOError reports whether err came from the connection (the peer went away,
+// a deadline passed) rather than from what the peer sent.
+func isIOError(err error) bool {
+	var ne net.Error
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.As(err, &ne)
+}
+
 // clientRequest is what the client puts on the wire, kept for checking the
 // answer.
 type clientRequest struct {
@@ -174,35 +225,14 @@ func writeClientRequest(buf []byte, u *url.URL, host string, extra http.Header, 
 	if strings.ContainsAny(uri, " \r\n") {
 		return buf, nil, fmt.Errorf("%w: request URI %q", ErrBadHeader, uri)
 	}
+	protocols, err := checkRequestHeader(extra, protocols)
+	if err != nil {
+		return buf, nil, err
+	}
 	for name, vals := range extra {
-		if !isToken(name) {
-			return buf, nil, fmt.Errorf("%w: name %q", ErrBadHeader, name)
+		if strings.EqualFold(name, "Host") && len(vals) > 0 && vals[0] != "" {
+			host = vals[0] // a caller may address a virtual host, as Workerman allows
 		}
-		for _, v := range vals {
-			if err := checkHeaderValue(name, v); err != nil {
-				return buf, nil, err
-			}
-		}
-		for _, o := range ownedHeaders {
-			if strings.EqualFold(name, o) {
-				return buf, nil, fmt.Errorf("%w: %s is set by the library", ErrBadHeader, name)
-			}
-		}
-	}
-	if h := extra.Get("Host"); h != "" {
-		host = h // a caller may address a virtual host, as Workerman allows
-	}
-	for _, p := range protocols {
-		if !isToken(p) {
-			return buf, nil, fmt.Errorf("%w: subprotocol %q is not a token", ErrBadHeader, p)
-		}
-	}
-	if len(protocols) == 0 {
-		// A caller may also offer subprotocols as a raw header, as
-		// Workerman's websocketClientProtocol does.
-		protocols = headerTokens(extra, "Sec-WebSocket-Protocol")
-	} else if extra.Get("Sec-WebSocket-Protocol") != "" {
-		return buf, nil, fmt.Errorf("%w: subprotocols given both as a list and as a header", ErrBadHeader)
 	}
 	req.protocols = protocols
 
@@ -214,7 +244,7 @@ func writeClientRequest(buf []byte, u *url.URL, host string, extra http.Header, 
 	buf = append(buf, "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: "...)
 	buf = append(buf, req.key...)
 	buf = append(buf, "\r\nSec-WebSocket-Version: 13\r\n"...)
-	if len(protocols) > 0 && extra.Get("Sec-WebSocket-Protocol") == "" {
+	if len(protocols) > 0 && len(headerTokens(extra, "Sec-WebSocket-Protocol")) == 0 {
 		buf = append(buf, "Sec-WebSocket-Protocol: "...)
 		buf = append(buf, strings.Join(protocols, ", ")...)
 		buf = append(buf, "\r\n"...)
