@@ -1,0 +1,155 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// buildBinary compiles plainws once per test binary.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "plainws")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	require.NoError(t, err, string(out))
+	return bin
+}
+
+// startServe runs "plainws serve" and returns its URL; the server is
+// interrupted (SIGINT) at cleanup and must exit 0.
+func startServe(t *testing.T, bin string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{"serve"}, append(args, "127.0.0.1:0")...)...)
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	require.NoError(t, cmd.Start())
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	require.NoError(t, err)
+	require.True(t, strings.HasPrefix(line, "listening on "), line)
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGINT)
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			assert.NoError(t, err, "serve exits 0 on Ctrl-C; stderr:\n%s", stderr.String())
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			t.Error("serve did not stop on SIGINT")
+		}
+	})
+	return strings.TrimSpace(strings.TrimPrefix(line, "listening on "))
+}
+
+// "echo hi | plainws dial URL" prints the echo and exits 0 after a clean close.
+func TestDialPipedInputAgainstServe(t *testing.T) {
+	bin := buildBinary(t)
+	url := startServe(t, bin)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "dial", url)
+	cmd.Stdin = strings.NewReader("hi\nthere κόσμε\n")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	require.NoError(t, cmd.Run(), stderr.String())
+	assert.Equal(t, "hi\nthere κόσμε\n", stdout.String())
+	assert.Contains(t, stderr.String(), "* connected to "+url+" (101 Switching Protocols)")
+	assert.Contains(t, stderr.String(), "* closed (1000)")
+}
+
+// Binary messages print as hex, or base64 with -base64; TLS with a
+// self-signed certificate works with -insecure.
+func TestDialBinaryAndTLS(t *testing.T) {
+	bin := buildBinary(t)
+	url := startServe(t, bin, "-tls-self-signed")
+	require.True(t, strings.HasPrefix(url, "wss://"))
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-binary", "-insecure"}, "6869\n"},
+		{[]string{"-binary", "-base64", "-insecure"}, "aGk=\n"},
+	} {
+		cmd := exec.Command(bin, append(append([]string{"dial"}, tc.args...), url)...)
+		cmd.Stdin = strings.NewReader("hi\n")
+		out, err := cmd.Output()
+		require.NoError(t, err)
+		assert.Equal(t, tc.want, string(out))
+	}
+	// Without -insecure the certificate is refused: exit 1.
+	cmd := exec.Command(bin, "dial", url)
+	cmd.Stdin = strings.NewReader("hi\n")
+	err := cmd.Run()
+	var ee *exec.ExitError
+	require.ErrorAs(t, err, &ee)
+	assert.Equal(t, exitFail, ee.ExitCode())
+}
+
+// Broadcast mode sends each message to every client.
+func TestServeBroadcast(t *testing.T) {
+	bin := buildBinary(t)
+	url := startServe(t, bin, "-mode", "broadcast")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	listener := exec.CommandContext(ctx, bin, "dial", "-wait", "0", url)
+	pr, pw, err := os.Pipe()
+	require.NoError(t, err)
+	listener.Stdin = pr
+	var got, lerr syncBuffer
+	listener.Stdout = &got
+	listener.Stderr = &lerr
+	require.NoError(t, listener.Start())
+	require.Eventually(t, func() bool { return strings.Contains(lerr.String(), "connected") }, 10*time.Second, 10*time.Millisecond)
+	talker := exec.CommandContext(ctx, bin, "dial", url)
+	talker.Stdin = strings.NewReader("to everyone\n")
+	require.NoError(t, talker.Run())
+	require.Eventually(t, func() bool { return strings.Contains(got.String(), "to everyone") }, 10*time.Second, 10*time.Millisecond)
+	_ = pw.Close()
+	require.NoError(t, listener.Wait())
+}
+
+func TestUsageAndExitCodes(t *testing.T) {
+	var out, errb bytes.Buffer
+	ctx := context.Background()
+	assert.Equal(t, exitUsage, run(ctx, nil, nil, &out, &errb))
+	assert.Equal(t, exitOK, run(ctx, []string{"--help"}, nil, &out, &errb))
+	assert.Contains(t, out.String(), "plainws dial")
+	assert.Equal(t, exitUsage, run(ctx, []string{"nope"}, nil, &out, &errb))
+	assert.Equal(t, exitUsage, run(ctx, []string{"dial"}, nil, &out, &errb))
+	assert.Equal(t, exitUsage, run(ctx, []string{"dial", "-H", "nocolon", "ws://127.0.0.1:1/"}, nil, &out, &errb))
+	assert.Equal(t, exitOK, run(ctx, []string{"dial", "-h"}, nil, &out, &errb))
+	assert.Equal(t, exitUsage, run(ctx, []string{"serve", "-mode", "x", "127.0.0.1:0"}, nil, &out, &errb))
+	// Nothing listens on port 1: the dial fails with exit 1.
+	assert.Equal(t, exitFail, run(ctx, []string{"dial", "-timeout", "2s", "ws://127.0.0.1:1/"}, strings.NewReader(""), &out, &errb))
+}
+
+// syncBuffer is a bytes.Buffer safe to read while a process writes to it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
