@@ -151,6 +151,9 @@ func (u *Upgrader) check(r *http.Request) (*negotiation, http.Header, *Handshake
 	if u.Compression != nil {
 		if offers := r.Header.Values("Sec-WebSocket-Extensions"); len(offers) > 0 {
 			resp, ds, err := u.Compression.serverAccept(offers)
+			if errors.Is(err, ErrCompressionOptions) {
+				return refuse(http.StatusInternalServerError, nil, ErrCompressionOptions, "%v", err)
+			}
 			if err != nil {
 				return refuse(http.StatusBadRequest, nil, ErrBadExtension, "%v", err)
 			}

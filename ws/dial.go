@@ -319,7 +319,10 @@ func (d *Dialer) tlsClient(ctx context.Context, nc net.Conn, serverName string) 
 func (d *Dialer) handshake(nc net.Conn, u *url.URL) (*Conn, *http.Response, error) {
 	var offer string
 	if d.Compression != nil {
-		offer = d.Compression.clientOffer()
+		var err error
+		if offer, err = d.Compression.clientOffer(); err != nil {
+			return nil, nil, err
+		}
 	}
 	reqBytes, creq, err := writeClientRequest(make([]byte, 0, 512), u, hostHeader(u), d.Header, d.Subprotocols, offer)
 	if err != nil {
