@@ -25,8 +25,13 @@ type variant struct {
 	takeover bool
 }
 
+// variants: without compression, and with permessage-deflate (RFC 7692)
+// with and without context takeover, in both directions.
 var variants = []variant{
 	{name: "plain"},
+	{name: "deflate-takeover", peerArgs: []string{"--deflate"}, ourOpts: &ws.CompressionOptions{Threshold: -1}, wantExt: true, takeover: true},
+	{name: "deflate-no-takeover", peerArgs: []string{"--deflate", "--no-context-takeover"}, ourOpts: &ws.CompressionOptions{Threshold: -1, ServerNoContextTakeover: true, ClientNoContextTakeover: true}, wantExt: true},
+	{name: "deflate-we-ask-no-takeover", peerArgs: []string{"--deflate"}, ourOpts: &ws.CompressionOptions{Threshold: -1, ServerNoContextTakeover: true, ClientNoContextTakeover: true}, wantExt: true},
 }
 
 func dial(t *testing.T, url string, opts ws.Options, header http.Header, protocols ...string) *ws.Conn {
@@ -78,6 +83,11 @@ func TestOurClientAgainstPeerServers(t *testing.T) {
 				hdr := http.Header{"X-Plainws-Test": {"interop"}, "Cookie": {"a=b"}}
 				c := dial(t, srv.URL(), opts, hdr, "chat")
 				assert.Equal(t, "chat", c.Subprotocol())
+				params, negotiated := c.Compression()
+				require.Equal(t, v.wantExt, negotiated)
+				if negotiated {
+					assert.Equal(t, !v.takeover, params.ServerNoContextTakeover, "negotiated %+v", params)
+				}
 
 				for _, n := range []int{0, 125, 126, 65535, 65536, 1 << 20} {
 					roundTrip(t, c, ws.OpText, payload(n, true))

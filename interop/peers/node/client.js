@@ -205,11 +205,14 @@ async function runWaitClose(ws, inbox) {
 function connect(opts) {
   let perMessageDeflate = false;
   if (opts.deflate) {
-    perMessageDeflate = {
-      threshold: 0,
-      clientNoContextTakeover: opts.noContextTakeover,
-      serverNoContextTakeover: opts.noContextTakeover,
-    };
+    // Takeover options are set only to ask for no takeover: ws treats an
+    // explicit false as "refuse the other side's request", which RFC 7692
+    // allows the other side to make.
+    perMessageDeflate = { threshold: 0 };
+    if (opts.noContextTakeover) {
+      perMessageDeflate.clientNoContextTakeover = true;
+      perMessageDeflate.serverNoContextTakeover = true;
+    }
   }
   const ws = new WebSocket(opts.url, { perMessageDeflate, maxPayload: MAX_MESSAGE });
   const inbox = new Inbox(ws);

@@ -52,11 +52,15 @@ function main() {
 
   let perMessageDeflate = false; // compression is OFF unless --deflate is given
   if (opts.deflate) {
-    perMessageDeflate = {
-      threshold: 0, // compress every message, however small, so tests exercise the codec
-      serverNoContextTakeover: opts.noContextTakeover,
-      clientNoContextTakeover: opts.noContextTakeover,
-    };
+    // threshold 0: compress every message, however small, so tests exercise
+    // the codec. Takeover options are set only to ask for no takeover: ws
+    // treats an explicit false as "refuse the client's request", which RFC
+    // 7692 §7.1.1 allows a client to make.
+    perMessageDeflate = { threshold: 0 };
+    if (opts.noContextTakeover) {
+      perMessageDeflate.serverNoContextTakeover = true;
+      perMessageDeflate.clientNoContextTakeover = true;
+    }
   }
 
   const wss = new WebSocketServer({
