@@ -6,7 +6,8 @@
 // It asks the server for the number of cases, runs each one by echoing every
 // message back with its type, and finally asks the server to write its
 // reports. It uses the library's defaults (UTF-8 validation on) except for a
-// read limit large enough for the suite's 16 MiB messages.
+// read limit large enough for the suite's 16 MiB messages. -compress offers
+// permessage-deflate with context takeover, for sections 12 and 13.
 package main
 
 import (
@@ -27,14 +28,19 @@ func main() {
 	base := flag.String("url", "ws://127.0.0.1:9001", "fuzzing server URL")
 	agent := flag.String("agent", "plainws", "agent name in the reports")
 	cases := flag.String("cases", "", "range of cases to run, e.g. 1-10 (default: all)")
+	compress := flag.Bool("compress", false, "negotiate permessage-deflate with context takeover (sections 12 and 13)")
 	flag.Parse()
-	if err := run(*base, *agent, *cases); err != nil {
+	var opts *ws.CompressionOptions
+	if *compress {
+		opts = &ws.CompressionOptions{}
+	}
+	if err := run(*base, *agent, *cases, opts); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run(base, agent, cases string) error {
-	d := &ws.Dialer{Options: ws.Options{ReadLimit: 64 << 20}}
+func run(base, agent, cases string, compression *ws.CompressionOptions) error {
+	d := &ws.Dialer{Options: ws.Options{ReadLimit: 64 << 20, Compression: compression}}
 	count, err := caseCount(d, base)
 	if err != nil {
 		return err

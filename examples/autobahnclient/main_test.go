@@ -15,18 +15,29 @@ import (
 // fakeFuzzingServer speaks the three endpoints of Autobahn's fuzzing server:
 // every case sends a text and a binary message and checks they come back.
 type fakeFuzzingServer struct {
-	mu      sync.Mutex
-	ran     []string
-	echoed  int
-	reports []string
+	compress   bool
+	compressed int
+	mu         sync.Mutex
+	ran        []string
+	echoed     int
+	reports    []string
 }
 
 func (f *fakeFuzzingServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	c, err := (&ws.Upgrader{}).Upgrade(w, r, nil)
+	u := &ws.Upgrader{}
+	if f.compress {
+		u.Compression = &ws.CompressionOptions{}
+	}
+	c, err := u.Upgrade(w, r, nil)
 	if err != nil {
 		return
 	}
 	defer c.CloseNow()
+	if _, ok := c.Compression(); ok && r.URL.Path == "/runCase" {
+		f.mu.Lock()
+		f.compressed++
+		f.mu.Unlock()
+	}
 	switch r.URL.Path {
 	case "/getCaseCount":
 		_ = c.WriteText("3")
@@ -64,10 +75,21 @@ func TestRunsEveryCaseAndEchoes(t *testing.T) {
 	srv := httptest.NewServer(f)
 	defer srv.Close()
 	base := "ws" + strings.TrimPrefix(srv.URL, "http")
-	require.NoError(t, run(base, "plain ws", "2-3"))
+	require.NoError(t, run(base, "plain ws", "2-3", nil))
 	assert.Equal(t, []string{"2/plain ws", "3/plain ws"}, f.ran)
 	assert.Equal(t, 4, f.echoed, "each message echoed with its type")
 	assert.Equal(t, []string{"plain ws"}, f.reports)
+}
+
+// With -compress the cases run over permessage-deflate with context takeover.
+func TestRunsCompressed(t *testing.T) {
+	f := &fakeFuzzingServer{compress: true}
+	srv := httptest.NewServer(f)
+	defer srv.Close()
+	base := "ws" + strings.TrimPrefix(srv.URL, "http")
+	require.NoError(t, run(base, "a", "1", &ws.CompressionOptions{}))
+	assert.Equal(t, 2, f.echoed)
+	assert.Equal(t, 1, f.compressed, "the case connection negotiated permessage-deflate")
 }
 
 func TestParseRange(t *testing.T) {
