@@ -1,26 +1,17 @@
 package main
 
 import (
-	"io"
-	"os"
 	"testing"
 
+	"github.com/plainws/plainws/internal/capture"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
 // The README's main job must run as it is and print every step.
 func TestEchoExampleRuns(t *testing.T) {
-	r, w, err := os.Pipe()
+	out, err := capture.Stdout(func() error { return run("") })
 	require.NoError(t, err)
-	stdout := os.Stdout
-	os.Stdout = w
-	runErr := run("")
-	os.Stdout = stdout
-	require.NoError(t, w.Close())
-	out, err := io.ReadAll(r)
-	require.NoError(t, err)
-	require.NoError(t, runErr)
 	for _, want := range []string{
 		"client: connected to",
 		`sent text "hello, plainws", echoed text "hello, plainws"`,
@@ -28,6 +19,6 @@ func TestEchoExampleRuns(t *testing.T) {
 		`client: pong "are you there?"`,
 		"client: closed cleanly",
 	} {
-		assert.Contains(t, string(out), want)
+		assert.Contains(t, out, want)
 	}
 }
