@@ -238,6 +238,15 @@ func TestServerDeflateNegotiation(t *testing.T) {
 				assert.Equal(t, ext, c.command(t, "cmd:extensions"))
 				c.closeNormally(t)
 				srv.WaitLine(t, "CLOSE ", 10*time.Second)
+
+				// RFC 7692 §7.1.1.1: a client may ask the server not to take over its
+				// context; a server that keeps context by default must still accept.
+				c, resp = dialRaw(t, srv, http.Header{"Sec-WebSocket-Extensions": {"permessage-deflate; server_no_context_takeover"}})
+				ext = resp.Header.Get("Sec-WebSocket-Extensions")
+				require.True(t, strings.HasPrefix(ext, "permessage-deflate"), "response extension %q", ext)
+				assert.Contains(t, ext, "server_no_context_takeover")
+				c.closeNormally(t)
+				srv.WaitLine(t, "CLOSE ", 10*time.Second)
 			}
 		})
 	}
