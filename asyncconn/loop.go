@@ -75,6 +75,11 @@ type Loop struct {
 
 	doneOnce sync.Once
 
+	// ctx is canceled when the loop has stopped for good (in finish), so that work tied to the loop,
+	// such as a connection's reader, can hook context.AfterFunc on it without a goroutine of its own.
+	ctx       context.Context
+	cancelCtx context.CancelFunc
+
 	panicHandler PanicHandler
 }
 
@@ -82,11 +87,14 @@ type Loop struct {
 // runs; they start when Run (or Start) is called, which lets a program set everything up first,
 // as Workerman code does in onWorkerStart before Worker::runAll.
 func NewLoop() *Loop {
+	ctx, cancel := context.WithCancel(context.Background())
 	return &Loop{
 		timerByID: make(map[TimerID]*timer),
 		wake:      make(chan struct{}, 1),
 		stopCh:    make(chan struct{}),
 		done:      make(chan struct{}),
+		ctx:       ctx,
+		cancelCtx: cancel,
 	}
 }
 
@@ -250,7 +258,15 @@ func (l *Loop) finish() {
 	}
 	l.clearTimersLocked()
 	l.mu.Unlock()
+	l.cancelCtx()
 	l.doneOnce.Do(func() { close(l.done) })
+}
+
+// stoppedContext returns a context that is canceled once the loop has stopped for good (when Done is
+// closed). Connections derive their own contexts from it, so that a stopped loop also ends their
+// network I/O and goroutines.
+func (l *Loop) stoppedContext() context.Context {
+	return l.ctx
 }
 
 // Done returns a channel that is closed once the loop has stopped for good: Run has returned (or
