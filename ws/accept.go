@@ -283,7 +283,6 @@ func (u *Upgrader) UpgradeConn(ctx context.Context, nc net.Conn, responseHeader 
 		}
 		return nil, r, err
 	}
-	_ = nc.SetDeadline(time.Time{})
 	return c, r, nil
 }
 

@@ -60,7 +60,35 @@ type Dialer struct {
 	// MaxResponseHeadBytes bounds the response head; 0 means
 	// DefaultMaxHeadBytes.
 	MaxResponseHeadBytes int64
+	// ProxyConnectHeader adds headers to an HTTP CONNECT request, e.g. a
+	// Proxy-Authorization of a scheme other than Basic (Workerman's
+	// proxyAuthorization); it replaces the URL's Basic credentials.
+	ProxyConnectHeader http.Header
 }
+
+// The steps of a dial, named by DialError.Op.
+const (
+	OpConnect = "connect" // TCP to the server or the proxy
+	OpProxy   = "proxy"   // the proxy tunnel
+	OpTLS     = "tls"     // TLS to the server (or to an https proxy)
+)
+
+// DialError says which step of the transport half of a dial failed, so a
+// caller can tell an unreachable host from a refused proxy or a bad
+// certificate (Workerman reports all of them alike). Handshake failures are
+// *HandshakeError instead.
+type DialError struct {
+	Op   string // OpConnect, OpProxy or OpTLS
+	Addr string // the address dialled: the server's or the proxy's
+	Err  error
+}
+
+// Error names the step and the address.
+func (e *DialError) Error() string { return "ws: " + e.Op + " " + e.Addr + ": " + e.Err.Error() }
+
+// Unwrap exposes the cause (a *net.OpError, *ProxyError, TLS error, or the
+// context's error).
+func (e *DialError) Unwrap() error { return e.Err }
 
 // DefaultDialer is used by Dial. It takes proxies from the environment
 // (HTTP_PROXY, HTTPS_PROXY, NO_PROXY), as net/http does.
@@ -198,13 +226,13 @@ func (d *Dialer) dialNet(ctx context.Context, u *url.URL) (net.Conn, error) {
 	}
 	nc, err := d.dialTCP(ctx, addr)
 	if err != nil {
-		return nil, fmt.Errorf("ws: dial %s: %w", addr, err)
+		return nil, &DialError{Op: OpConnect, Addr: addr, Err: err}
 	}
 	raw := nc
 	stop := context.AfterFunc(ctx, func() { _ = raw.SetDeadline(aLongTimeAgo) })
-	nc, err = d.secure(ctx, nc, u, proxyURL, target)
+	nc, err = d.secure(ctx, nc, u, proxyURL, target, addr)
 	if !stop() && err == nil {
-		err = ctx.Err()
+		err = &DialError{Op: OpTLS, Addr: addr, Err: ctx.Err()}
 	}
 	if err != nil {
 		_ = raw.Close()
@@ -213,30 +241,31 @@ func (d *Dialer) dialNet(ctx context.Context, u *url.URL) (net.Conn, error) {
 		}
 		return nil, err
 	}
-	_ = raw.SetDeadline(time.Time{})
+	// The deadline was never touched unless the context fired (stop()
+	// returned true), so there is nothing to reset.
 	return nc, nil
 }
 
 // secure runs the proxy tunnel (over TLS for an https proxy) and TLS to
 // the target for wss://.
-func (d *Dialer) secure(ctx context.Context, nc net.Conn, u *url.URL, proxyURL *url.URL, target string) (net.Conn, error) {
+func (d *Dialer) secure(ctx context.Context, nc net.Conn, u *url.URL, proxyURL *url.URL, target, addr string) (net.Conn, error) {
 	if proxyURL != nil {
 		if strings.EqualFold(proxyURL.Scheme, "https") {
 			tc, err := d.tlsClient(ctx, nc, proxyURL.Hostname())
 			if err != nil {
-				return nil, fmt.Errorf("ws: TLS to proxy: %w", err)
+				return nil, &DialError{Op: OpTLS, Addr: addr, Err: fmt.Errorf("to the proxy: %w", err)}
 			}
 			nc = tc
 		}
 		var err error
-		if nc, err = proxyHandshake(ctx, nc, proxyURL, target); err != nil {
-			return nil, err
+		if nc, err = proxyHandshake(ctx, nc, proxyURL, target, d.ProxyConnectHeader); err != nil {
+			return nil, &DialError{Op: OpProxy, Addr: addr, Err: err}
 		}
 	}
 	if u.Scheme == "wss" {
 		tc, err := d.tlsClient(ctx, nc, u.Hostname())
 		if err != nil {
-			return nil, fmt.Errorf("ws: TLS: %w", err)
+			return nil, &DialError{Op: OpTLS, Addr: target, Err: err}
 		}
 		nc = tc
 	}
@@ -281,7 +310,6 @@ func (d *Dialer) over(ctx context.Context, nc net.Conn, u *url.URL, callerOwned 
 		}
 		return nil, resp, err
 	}
-	_ = nc.SetDeadline(time.Time{})
 	return c, resp, nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"net/netip"
 	"net/url"
 	"os"
@@ -135,8 +136,8 @@ const (
 // ctx is only consulted to name the cause when I/O fails: the caller bounds
 // the I/O by binding conn's deadline to ctx. On failure conn is closed and
 // the error is a *ProxyError.
-func proxyHandshake(ctx context.Context, conn net.Conn, proxy *url.URL, target string) (net.Conn, error) {
-	tunnel, err := proxyNegotiate(ctx, conn, proxy, target)
+func proxyHandshake(ctx context.Context, conn net.Conn, proxy *url.URL, target string, connectHeader http.Header) (net.Conn, error) {
+	tunnel, err := proxyNegotiate(ctx, conn, proxy, target, connectHeader)
 	if err != nil {
 		_ = conn.Close()
 		return nil, err
@@ -144,7 +145,7 @@ func proxyHandshake(ctx context.Context, conn net.Conn, proxy *url.URL, target s
 	return tunnel, nil
 }
 
-func proxyNegotiate(ctx context.Context, conn net.Conn, proxy *url.URL, target string) (net.Conn, error) {
+func proxyNegotiate(ctx context.Context, conn net.Conn, proxy *url.URL, target string, connectHeader http.Header) (net.Conn, error) {
 	perr := &ProxyError{Proxy: proxyRedacted(proxy), Op: "connect", Target: target}
 	if proxy == nil {
 		perr.Op = "address"
@@ -172,7 +173,7 @@ func proxyNegotiate(ctx context.Context, conn net.Conn, proxy *url.URL, target s
 	if scheme == "http" || scheme == "https" {
 		// TLS to an https proxy is the Dialer's job; over that TLS
 		// connection the tunnel is the same HTTP CONNECT.
-		return proxyHTTPConnect(ctx, conn, perr, host, port, user, pass, hasCreds)
+		return proxyHTTPConnect(ctx, conn, perr, host, port, user, pass, hasCreds, connectHeader)
 	}
 	// socks5 and socks5h both hand names to the proxy unresolved (ATYP
 	// X'03'): resolution happens where the proxy is, as socks5h promises,
@@ -296,7 +297,7 @@ func proxyIOErr(ctx context.Context, what string, err error) error {
 
 // proxyHTTPConnect asks an HTTP proxy for a tunnel (RFC 9110 §9.3.6) and
 // reads its reply head.
-func proxyHTTPConnect(ctx context.Context, conn net.Conn, perr *ProxyError, host string, port uint16, user, pass string, hasCreds bool) (net.Conn, error) {
+func proxyHTTPConnect(ctx context.Context, conn net.Conn, perr *ProxyError, host string, port uint16, user, pass string, hasCreds bool, connectHeader http.Header) (net.Conn, error) {
 	// RFC 9112 §3.2.3: the request-target of CONNECT is the authority-form,
 	// host:port with an IPv6 literal in brackets; RFC 9110 §7.2: Host
 	// carries the same authority.
@@ -307,6 +308,25 @@ func proxyHTTPConnect(ctx context.Context, conn net.Conn, perr *ProxyError, host
 	req.WriteString(" HTTP/1.1\r\nHost: ")
 	req.WriteString(authority)
 	req.WriteString("\r\n")
+	// The caller's own headers (Dialer.ProxyConnectHeader), e.g. a
+	// Proxy-Authorization of a scheme other than Basic; one given there
+	// replaces the Basic credentials of the URL.
+	for name, vals := range connectHeader {
+		if !isToken(name) {
+			perr.Err = fmt.Errorf("%w: CONNECT header name %q", ErrBadHeader, name)
+			return nil, perr
+		}
+		if strings.EqualFold(name, "Proxy-Authorization") {
+			hasCreds = false
+		}
+		for _, v := range vals {
+			if err := checkHeaderValue(name, v); err != nil {
+				perr.Err = err
+				return nil, perr
+			}
+			req.WriteString(name + ": " + v + "\r\n")
+		}
+	}
 	if hasCreds {
 		// RFC 7617 §2: a user-id containing a colon cannot be sent in Basic
 		// credentials, because the colon separates it from the password.

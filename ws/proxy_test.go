@@ -73,7 +73,7 @@ func pxThrough(t *testing.T, u *url.URL, target string) (net.Conn, error) {
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = c.Close() })
 	require.NoError(t, c.SetDeadline(time.Now().Add(5*time.Second)))
-	return proxyHandshake(context.Background(), c, u, target)
+	return proxyHandshake(context.Background(), c, u, target, nil)
 }
 
 // pxAssertEcho sends msg through the tunnel and expects it back.
@@ -259,7 +259,7 @@ func TestProxyHTTPSSchemeSpeaksCONNECT(t *testing.T) {
 	defer c.Close()
 	require.NoError(t, c.SetDeadline(time.Now().Add(5*time.Second)))
 	u := pxURL(t, "https://"+p.Addr())
-	tun, err := proxyHandshake(context.Background(), c, u, echo)
+	tun, err := proxyHandshake(context.Background(), c, u, echo, nil)
 	require.NoError(t, err)
 	pxAssertEcho(t, tun, "https proxy")
 }
@@ -371,7 +371,7 @@ func TestProxyHTTPConnectRequestBytes(t *testing.T) {
 				got = pxReadHTTPHead(srv)
 				_, _ = io.WriteString(srv, "HTTP/1.1 200 Connection established\r\n\r\n")
 			})
-			tun, err := proxyHandshake(context.Background(), cli, pxURL(t, tc.proxy), tc.target)
+			tun, err := proxyHandshake(context.Background(), cli, pxURL(t, tc.proxy), tc.target, nil)
 			require.NoError(t, err)
 			assert.Same(t, cli, tun, "no bytes after the head: conn itself is the tunnel")
 			<-done
@@ -388,7 +388,7 @@ func TestProxyHTTPConnectKeepsBytesAfterHead(t *testing.T) {
 		_, _ = io.WriteString(srv, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nHTTP/1.1 101 from target")
 		_, _ = io.WriteString(srv, " and more")
 	})
-	tun, err := proxyHandshake(context.Background(), cli, pxURL(t, "http://127.0.0.1:1"), "example.com:80")
+	tun, err := proxyHandshake(context.Background(), cli, pxURL(t, "http://127.0.0.1:1"), "example.com:80", nil)
 	require.NoError(t, err)
 	want := "HTTP/1.1 101 from target and more"
 	got := make([]byte, len(want))
@@ -411,7 +411,7 @@ func TestProxyHTTPConnectReplyForms(t *testing.T) {
 		"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </>\r\n\r\nHTTP/1.1 200 OK\r\n\r\n",
 	} {
 		cli, _ := pxScript(t, pxHTTPReply(reply))
-		_, err := proxyHandshake(context.Background(), cli, pxURL(t, "http://127.0.0.1:1"), "example.com:80")
+		_, err := proxyHandshake(context.Background(), cli, pxURL(t, "http://127.0.0.1:1"), "example.com:80", nil)
 		assert.NoError(t, err, "%q", reply)
 	}
 }
@@ -425,7 +425,7 @@ func TestProxyHTTPConnectReplyByteByByte(t *testing.T) {
 			}
 		}
 	})
-	tun, err := proxyHandshake(context.Background(), cli, pxURL(t, "http://127.0.0.1:1"), "example.com:80")
+	tun, err := proxyHandshake(context.Background(), cli, pxURL(t, "http://127.0.0.1:1"), "example.com:80", nil)
 	require.NoError(t, err)
 	b := make([]byte, 1)
 	_, err = io.ReadFull(tun, b)
@@ -453,7 +453,7 @@ func TestProxyHTTPConnectStatusErrors(t *testing.T) {
 			_, err := srv.Read(make([]byte, 1))
 			closed = errors.Is(err, io.EOF)
 		})
-		_, err := proxyHandshake(context.Background(), cli, pxURL(t, "http://127.0.0.1:1"), "example.com:80")
+		_, err := proxyHandshake(context.Background(), cli, pxURL(t, "http://127.0.0.1:1"), "example.com:80", nil)
 		pe := pxProxyErr(t, err, tc.sentinel)
 		assert.Equal(t, tc.code, pe.StatusCode, tc.reply)
 		assert.Equal(t, "connect", pe.Op)
@@ -482,7 +482,7 @@ func TestProxyHTTPConnectMalformedReplies(t *testing.T) {
 		"HTTP/1.1 200 OK\r\nBad Name: x\r\n\r\n",
 	} {
 		cli, _ := pxScript(t, pxHTTPReply(reply))
-		_, err := proxyHandshake(context.Background(), cli, pxURL(t, "http://127.0.0.1:1"), "example.com:80")
+		_, err := proxyHandshake(context.Background(), cli, pxURL(t, "http://127.0.0.1:1"), "example.com:80", nil)
 		pxProxyErr(t, err, ErrProxyReply)
 	}
 }
@@ -496,7 +496,7 @@ func TestProxyHTTPConnectTruncatedReplies(t *testing.T) {
 		"HTTP/1.1 100 Continue\r\n\r\n",
 	} {
 		cli, _ := pxScript(t, pxHTTPReply(reply))
-		_, err := proxyHandshake(context.Background(), cli, pxURL(t, "http://127.0.0.1:1"), "example.com:80")
+		_, err := proxyHandshake(context.Background(), cli, pxURL(t, "http://127.0.0.1:1"), "example.com:80", nil)
 		pxProxyErr(t, err, ErrProxyReply)
 		assert.ErrorIs(t, err, io.ErrUnexpectedEOF, "%q", reply)
 	}
@@ -517,7 +517,7 @@ func TestProxyHTTPConnectEndlessHead(t *testing.T) {
 			}
 		}
 	})
-	_, err := proxyHandshake(context.Background(), cli, pxURL(t, "http://127.0.0.1:1"), "example.com:80")
+	_, err := proxyHandshake(context.Background(), cli, pxURL(t, "http://127.0.0.1:1"), "example.com:80", nil)
 	pxProxyErr(t, err, ErrProxyReply)
 	assert.Contains(t, err.Error(), "longer than "+strconv.Itoa(proxyHTTPHeadMax))
 
@@ -531,7 +531,7 @@ func TestProxyHTTPConnectEndlessHead(t *testing.T) {
 			}
 		}
 	})
-	_, err = proxyHandshake(context.Background(), cli, pxURL(t, "http://127.0.0.1:1"), "example.com:80")
+	_, err = proxyHandshake(context.Background(), cli, pxURL(t, "http://127.0.0.1:1"), "example.com:80", nil)
 	pxProxyErr(t, err, ErrProxyReply)
 }
 
@@ -543,7 +543,7 @@ func TestProxyHTTPConnectBadCredentialsAreNotSent(t *testing.T) {
 		cli, done := pxScript(t, func(srv net.Conn) {
 			got, _ = io.ReadAll(srv)
 		})
-		_, err := proxyHandshake(context.Background(), cli, pxURL(t, u), "example.com:80")
+		_, err := proxyHandshake(context.Background(), cli, pxURL(t, u), "example.com:80", nil)
 		pxProxyErr(t, err, ErrProxyAuth)
 		<-done
 		assert.Empty(t, got, u)
@@ -604,7 +604,7 @@ func TestProxySOCKS5WireFormat(t *testing.T) {
 				// Bytes after the reply belong to the target.
 				_, _ = srv.Write(append(append([]byte{}, tc.reply...), "NEXT"...))
 			})
-			tun, err := proxyHandshake(context.Background(), cli, pxURL(t, tc.proxy), tc.target)
+			tun, err := proxyHandshake(context.Background(), cli, pxURL(t, tc.proxy), tc.target, nil)
 			require.NoError(t, err)
 			assert.Same(t, cli, tun, "SOCKS5 reads exactly the reply: conn itself is the tunnel")
 			next := make([]byte, 4)
@@ -681,7 +681,7 @@ func TestProxySOCKS5NegativeReplies(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cli, _ := pxScript(t, pxSOCKSScript(tc.method, tc.auth, tc.connect))
-			_, err := proxyHandshake(context.Background(), cli, pxURL(t, tc.proxy), "example.com:80")
+			_, err := proxyHandshake(context.Background(), cli, pxURL(t, tc.proxy), "example.com:80", nil)
 			pe := pxProxyErr(t, err, tc.sentinel)
 			assert.Equal(t, tc.op, pe.Op)
 			assert.Equal(t, byte(0), pe.Reply)
@@ -710,7 +710,7 @@ func TestProxySOCKS5ReplyCodes(t *testing.T) {
 	} {
 		for _, reply := range [][]byte{{5, rep, 0, 1, 0, 0, 0, 0, 0, 0}, {5, rep}} {
 			cli, _ := pxScript(t, pxSOCKSScript([]byte{5, 0}, nil, reply))
-			_, err := proxyHandshake(context.Background(), cli, pxURL(t, "socks5://127.0.0.1:1"), "example.com:80")
+			_, err := proxyHandshake(context.Background(), cli, pxURL(t, "socks5://127.0.0.1:1"), "example.com:80", nil)
 			pe := pxProxyErr(t, err, ErrProxyRefused)
 			assert.Equal(t, rep, pe.Reply)
 			assert.Equal(t, "connect", pe.Op)
@@ -730,7 +730,7 @@ func TestProxySOCKS5CredentialsCheckedBeforeSending(t *testing.T) {
 	} {
 		var got []byte
 		cli, done := pxScript(t, func(srv net.Conn) { got, _ = io.ReadAll(srv) })
-		_, err := proxyHandshake(context.Background(), cli, u, "example.com:80")
+		_, err := proxyHandshake(context.Background(), cli, u, "example.com:80", nil)
 		pe := pxProxyErr(t, err, ErrProxyAuth)
 		assert.Equal(t, "auth", pe.Op)
 		<-done
@@ -760,7 +760,7 @@ func TestProxyBadTargets(t *testing.T) {
 			}
 			var got []byte
 			cli, done := pxScript(t, func(srv net.Conn) { got, _ = io.ReadAll(srv) })
-			_, err := proxyHandshake(context.Background(), cli, pxURL(t, scheme+"://127.0.0.1:1"), target)
+			_, err := proxyHandshake(context.Background(), cli, pxURL(t, scheme+"://127.0.0.1:1"), target, nil)
 			pxProxyErr(t, err, ErrProxyAddr)
 			<-done
 			assert.Empty(t, got, "%s %q: nothing may be sent", scheme, target)
@@ -770,12 +770,12 @@ func TestProxyBadTargets(t *testing.T) {
 
 func TestProxyUnsupportedScheme(t *testing.T) {
 	cli, _ := pxScript(t, func(srv net.Conn) { pxAssertClosed(t, srv) })
-	_, err := proxyHandshake(context.Background(), cli, pxURL(t, "socks4://127.0.0.1:1"), "example.com:80")
+	_, err := proxyHandshake(context.Background(), cli, pxURL(t, "socks4://127.0.0.1:1"), "example.com:80", nil)
 	pe := pxProxyErr(t, err, ErrProxyScheme)
 	assert.Equal(t, "address", pe.Op)
 
 	cli, _ = pxScript(t, func(srv net.Conn) { pxAssertClosed(t, srv) })
-	_, err = proxyHandshake(context.Background(), cli, nil, "example.com:80")
+	_, err = proxyHandshake(context.Background(), cli, nil, "example.com:80", nil)
 	pxProxyErr(t, err, ErrProxyScheme)
 }
 
@@ -783,7 +783,7 @@ func TestProxyContextEnded(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	cli, _ := pxScript(t, func(srv net.Conn) { pxAssertClosed(t, srv) })
-	_, err := proxyHandshake(ctx, cli, pxURL(t, "http://127.0.0.1:1"), "example.com:80")
+	_, err := proxyHandshake(ctx, cli, pxURL(t, "http://127.0.0.1:1"), "example.com:80", nil)
 	require.ErrorIs(t, err, context.Canceled)
 	var pe *ProxyError
 	require.ErrorAs(t, err, &pe)
@@ -795,7 +795,7 @@ func TestProxyContextEnded(t *testing.T) {
 		cli, _ := pxScript(t, func(srv net.Conn) { _, _ = io.Copy(io.Discard, srv) })
 		dl, _ := ctx.Deadline()
 		require.NoError(t, cli.SetDeadline(dl))
-		_, err := proxyHandshake(ctx, cli, pxURL(t, scheme+"://127.0.0.1:1"), "example.com:80")
+		_, err := proxyHandshake(ctx, cli, pxURL(t, scheme+"://127.0.0.1:1"), "example.com:80", nil)
 		cancel()
 		require.ErrorAs(t, err, &pe, scheme)
 		assert.ErrorIs(t, err, context.DeadlineExceeded, scheme)
