@@ -7,7 +7,8 @@
 // message back with its type, and finally asks the server to write its
 // reports. It uses the library's defaults (UTF-8 validation on) except for a
 // read limit large enough for the suite's 16 MiB messages. -compress offers
-// permessage-deflate with context takeover, for sections 12 and 13.
+// permessage-deflate with context takeover, for sections 12 and 13. -async runs
+// the cases through package asyncconn (async.go) instead of ws.
 package main
 
 import (
@@ -29,12 +30,17 @@ func main() {
 	agent := flag.String("agent", "plainws", "agent name in the reports")
 	cases := flag.String("cases", "", "range of cases to run, e.g. 1-10 (default: all)")
 	compress := flag.Bool("compress", false, "negotiate permessage-deflate with context takeover (sections 12 and 13)")
+	async := flag.Bool("async", false, "run the cases through package asyncconn instead of ws")
 	flag.Parse()
 	var opts *ws.CompressionOptions
 	if *compress {
 		opts = &ws.CompressionOptions{}
 	}
-	if err := run(*base, *agent, *cases, opts); err != nil {
+	runner := run
+	if *async {
+		runner = runAsync
+	}
+	if err := runner(*base, *agent, *cases, opts); err != nil {
 		log.Fatal(err)
 	}
 }

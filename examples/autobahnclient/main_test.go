@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -16,10 +17,14 @@ import (
 // every case sends a text and a binary message and checks they come back.
 type fakeFuzzingServer struct {
 	compress   bool
+	burst      int  // if > 0, each case also sends this many 256 KiB messages without waiting
+	badUTF8    bool // if set, each case sends invalid UTF-8 in a text message instead
 	compressed int
 	mu         sync.Mutex
 	ran        []string
 	echoed     int
+	burstOK    int             // burst messages echoed intact and in order
+	closeCodes []ws.StatusCode // what the client's close frames said, for badUTF8
 	reports    []string
 }
 
@@ -46,6 +51,15 @@ func (f *fakeFuzzingServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
 		f.ran = append(f.ran, r.URL.Query().Get("case")+"/"+r.URL.Query().Get("agent"))
 		f.mu.Unlock()
+		if f.badUTF8 {
+			// RFC 6455 §8.1: the client must fail the connection with 1007.
+			_ = c.WriteMessage(ws.OpText, []byte("ok \xff"))
+			_, _, err := c.ReadMessage()
+			f.mu.Lock()
+			f.closeCodes = append(f.closeCodes, ws.CloseStatus(err))
+			f.mu.Unlock()
+			return
+		}
 		for _, m := range []struct {
 			op ws.Opcode
 			p  string
@@ -61,12 +75,36 @@ func (f *fakeFuzzingServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			f.echoed++
 			f.mu.Unlock()
 		}
+		f.runBurst(c)
 		_ = c.Close(ws.CloseNormalClosure, "")
 	case "/updateReports":
 		f.mu.Lock()
 		f.reports = append(f.reports, r.URL.Query().Get("agent"))
 		f.mu.Unlock()
 		_ = c.Close(ws.CloseNormalClosure, "")
+	}
+}
+
+// runBurst sends f.burst large messages from one goroutine while reading their echoes on this
+// one, as the real fuzzing server does in its performance cases; a client that echoes without
+// flow control overflows its send buffer here.
+func (f *fakeFuzzingServer) runBurst(c *ws.Conn) {
+	msg := func(i int) []byte { return bytes.Repeat([]byte{byte(i)}, 256<<10) }
+	go func() {
+		for i := range f.burst {
+			if c.WriteMessage(ws.OpBinary, msg(i)) != nil {
+				return
+			}
+		}
+	}()
+	for i := range f.burst {
+		op, got, err := c.ReadMessage()
+		if err != nil || op != ws.OpBinary || !bytes.Equal(got, msg(i)) {
+			return
+		}
+		f.mu.Lock()
+		f.burstOK++
+		f.mu.Unlock()
 	}
 }
 

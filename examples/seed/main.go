@@ -3,11 +3,12 @@
 // asyncconn. Each Go line sits under a comment quoting the PHP line it replaces.
 //
 // It connects to ws://127.0.0.1:1234 (or -url), as the manual does; that needs a server there.
-// -embedded first starts a small echo server on that loopback address. -exit-after ends the
-// program after a while, so that CI can run it bounded; without it, it runs until SIGINT or
-// SIGTERM, like Worker::runAll().
+// -embedded first starts a small echo server on that loopback address (with port 0, on a free
+// port, which the client then uses). -exit-after ends the program after a while, so that CI can
+// run it bounded; without it, it runs until SIGINT or SIGTERM, like Worker::runAll().
 //
 //	go run ./examples/seed -embedded -exit-after 3s
+//	go run ./examples/seed -embedded -url ws://127.0.0.1:0 -exit-after 3s
 package main
 
 import (
@@ -33,11 +34,13 @@ func main() {
 	flag.Parse()
 
 	if *embedded {
-		stop, err := startEchoServer(*target)
+		// With port 0 the server takes a free port, and the client connects to that one.
+		u, stop, err := startEchoServer(*target)
 		if err != nil {
 			log.Fatal(err)
 		}
 		defer stop()
+		*target = u
 	}
 	if err := run(*target, *exitAfter); err != nil {
 		log.Fatal(err)
@@ -129,15 +132,16 @@ func run(target string, exitAfter time.Duration) error {
 }
 
 // startEchoServer serves WebSocket echo on the host and port of target, which must be a loopback
-// address: the example never listens beyond this machine.
-func startEchoServer(target string) (stop func(), err error) {
+// address: the example never listens beyond this machine. Port 0 picks a free port. It returns
+// target with the port the server listens on.
+func startEchoServer(target string) (listening string, stop func(), err error) {
 	u, err := url.Parse(target)
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	host := u.Hostname()
 	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
-		return nil, fmt.Errorf("-embedded listens on loopback only, not %q", host)
+		return "", nil, fmt.Errorf("-embedded listens on loopback only, not %q", host)
 	}
 	port := u.Port()
 	if port == "" {
@@ -145,8 +149,10 @@ func startEchoServer(target string) (stop func(), err error) {
 	}
 	ln, err := net.Listen("tcp", net.JoinHostPort(host, port))
 	if err != nil {
-		return nil, fmt.Errorf("embedded echo server: %w", err)
+		return "", nil, fmt.Errorf("embedded echo server: %w", err)
 	}
+	_, port, _ = net.SplitHostPort(ln.Addr().String())
+	u.Host = net.JoinHostPort(host, port)
 	up := &ws.Upgrader{}
 	srv := &http.Server{
 		ReadHeaderTimeout: 10 * time.Second,
@@ -170,5 +176,5 @@ func startEchoServer(target string) (stop func(), err error) {
 		}),
 	}
 	go func() { _ = srv.Serve(ln) }()
-	return func() { _ = srv.Close() }, nil
+	return u.String(), func() { _ = srv.Close() }, nil
 }
