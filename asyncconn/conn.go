@@ -175,6 +175,8 @@ type Conn struct {
 	remoteAddr    string // the last peer address, kept after a close like Workerman's
 	localAddr     string // the local address while connected, "" otherwise
 
+	fullDue bool // OnBufferFull is due and has not run yet
+
 	msgType ws.Opcode // the type of the message OnMessage is delivering; loop goroutine only
 }
 

@@ -32,7 +32,9 @@
 //   - Callbacks caused by a method call (OnBufferFull and OnError(SendFail) from Send, OnClose
 //     from Close) run later on the loop, never inside the call: Workerman fires them re-entrantly
 //     (INVENTORY §4.3), which a method safe from any goroutine cannot do. Buffer events are
-//     queued in the order the buffer changed.
+//     queued in the order the buffer changed. OnBufferFull still runs before the next received
+//     message is delivered, so Workerman's backpressure pattern — PauseRecv in OnBufferFull,
+//     ResumeRecv in OnBufferDrain — loses nothing.
 //   - Messages are sent in the order of the Send calls, across the upgrade: what is sent before
 //     Connect, in OnConnect or in OnWebSocketConnect goes out in call order after the upgrade.
 //     Pings and pongs go ahead of queued messages.

@@ -55,7 +55,17 @@ func (c *Conn) live(a *attempt) bool {
 
 // readerEvent runs an event read from the connection, or holds it while receiving is paused (and
 // behind events already held, to keep their order).
+//
+// A due OnBufferFull runs first: Workerman fires it inside send(), before the next message is
+// read, so the common pattern of calling PauseRecv in OnBufferFull must stop the next message
+// here too, not after every message already queued on the loop.
 func (c *Conn) readerEvent(a *attempt, fn func()) {
+	c.mu.Lock()
+	due := c.fullDue
+	c.mu.Unlock()
+	if due {
+		c.deliverBufferFull(a)
+	}
 	c.mu.Lock()
 	if a.paused || len(a.held) > 0 {
 		a.held = append(a.held, fn)
@@ -69,6 +79,12 @@ func (c *Conn) readerEvent(a *attempt, fn func()) {
 // replay runs held events until none is left or receiving is paused again.
 func (c *Conn) replay(a *attempt) {
 	for {
+		c.mu.Lock()
+		due := c.fullDue
+		c.mu.Unlock()
+		if due {
+			c.deliverBufferFull(a) // may pause again, as in readerEvent
+		}
 		c.mu.Lock()
 		if a.paused || len(a.held) == 0 {
 			c.mu.Unlock()
@@ -256,6 +272,13 @@ func (c *Conn) deliverSendFail(a *attempt) {
 }
 
 func (c *Conn) deliverBufferFull(a *attempt) {
+	c.mu.Lock()
+	due := c.fullDue
+	c.fullDue = false
+	c.mu.Unlock()
+	if !due {
+		return // already run, ahead of a received message
+	}
 	if f := c.OnBufferFull; f != nil {
 		c.call(func() { f(c) })
 	}

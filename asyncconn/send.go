@@ -119,6 +119,7 @@ func (c *Conn) send(op ws.Opcode, data []byte, owned bool) error {
 	q.push(outMsg{op: op, data: data, size: frameSize(len(data))})
 	if q.bytes >= limit && !q.full {
 		q.full = true
+		c.fullDue = true
 		c.loop.Post(func() { c.deliverBufferFull(a) })
 	}
 	if a != nil {
