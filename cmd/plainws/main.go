@@ -2,9 +2,11 @@
 //
 //	plainws dial [flags] URL     interactive client (like wscat/websocat)
 //	plainws serve [flags] ADDR   echo or broadcast server for testing
+//	plainws load [flags] URL     load generator on asyncconn loops: connections, rate, round-trip latency
 //
-// Exit codes: 0 success (a clean close), 1 the connection failed or closed
-// abnormally, 2 bad usage.
+// Exit codes: 0 success (a clean close; for load, every connection opened and
+// no error), 1 the connection failed or closed abnormally (for load: errors,
+// lost echoes or connections that did not open), 2 bad usage.
 package main
 
 import (
@@ -33,6 +35,7 @@ const topUsage = `plainws: WebSocket tools built on plainws
 Usage:
   plainws dial [flags] URL     connect, send stdin lines, print what arrives
   plainws serve [flags] ADDR   run an echo (or broadcast) server
+  plainws load [flags] URL     load an echo server: N connections, latency, msgs/s
 
 Run "plainws COMMAND -h" for the flags of a command.
 `
@@ -55,6 +58,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = dialCmd(ctx, args[1:], stdin, stdout, stderr)
 	case "serve":
 		err = serveCmd(ctx, args[1:], stdout, stderr)
+	case "load":
+		err = loadCmd(ctx, args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, topUsage)
 		return exitOK
