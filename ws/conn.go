@@ -22,15 +22,21 @@ const (
 	// bytes) before consuming it, so a read deadline never leaves one half
 	// read.
 	minReadBuffer = 256
-	// minWriteBuffer holds a header and a useful chunk of masked payload.
+	// minWriteBuffer is the smallest fragment a streamed message is cut into.
 	minWriteBuffer = 128
+	// smallFrame is the size of the array inside each Conn in which small
+	// frames are built: big enough for chat-sized messages, small enough
+	// that an idle connection holds no write buffer to speak of.
+	smallFrame = 256
 )
 
 // Options are the per-connection settings shared by Dialer and Upgrader. The
 // zero value gives the safe defaults.
 type Options struct {
-	// ReadBufferSize and WriteBufferSize size the connection's buffers;
-	// 0 means DefaultBufferSize.
+	// ReadBufferSize sizes the read buffer and WriteBufferSize the fragments
+	// of a streamed message (NextWriter); 0 means DefaultBufferSize. Whole
+	// messages need no write buffer: small frames are built inside the Conn,
+	// large ones in pooled buffers or sent with writev.
 	ReadBufferSize, WriteBufferSize int
 	// ReadLimit is the largest message accepted, counted after
 	// decompression; 0 means DefaultReadLimit, a negative value means no
@@ -114,7 +120,9 @@ type Conn struct {
 	// message that holds msgMu.
 	msgMu     sync.Mutex
 	writeMu   sync.Mutex
-	wbuf      []byte
+	small     [smallFrame]byte // header and payload of small frames
+	fragSize  int              // payload per fragment of a streamed message
+	streaming bool             // a NextWriter message is open; guarded by writeMu
 	iov       net.Buffers
 	iovArr    [2][]byte
 	keys      maskKeySource
@@ -157,7 +165,7 @@ func NewConn(c net.Conn, br *bufio.Reader, role Role, subprotocol string, opts *
 		readLimit:    opts.readLimit(),
 		validateUTF8: !opts.SkipUTF8Validation,
 		closeTimeout: opts.closeTimeout(),
-		wbuf:         make([]byte, 0, bufSize(opts.WriteBufferSize, minWriteBuffer)),
+		fragSize:     bufSize(opts.WriteBufferSize, minWriteBuffer),
 		peerClosed:   make(chan struct{}),
 		tcpClosed:    make(chan struct{}),
 	}

@@ -360,7 +360,7 @@ func (d *deflateState) startWriter(c *Conn, op Opcode) {
 	s := &d.sink
 	s.buf = s.buf[:0]
 	s.stream, s.c, s.op, s.first = true, c, op, true
-	s.frame = max(cap(c.wbuf), minWriteBuffer)
+	s.frame = max(c.fragSize, minWriteBuffer)
 	d.cur = d.acquireWriter()
 }
 

@@ -379,6 +379,9 @@ func (p *prefixReader) Read(b []byte) (int, error) {
 // newBufReader returns a reader of at least minReadBuffer bytes, which the
 // frame reader needs to peek at a whole control frame.
 func newBufReader(r io.Reader, size int) *bufio.Reader {
+	if size <= 0 {
+		size = DefaultBufferSize
+	}
 	if size < minReadBuffer {
 		size = minReadBuffer
 	}

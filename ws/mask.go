@@ -70,3 +70,29 @@ func Mask(b []byte, key uint32) uint32 {
 func MaskKeyWord(k [4]byte) uint32 {
 	return binary.LittleEndian.Uint32(k[:])
 }
+
+// maskCopy writes src masked with key into dst (which must be at least as
+// long) in one pass, leaving src untouched, and returns the rotated key like
+// Mask. The write path uses it so a client never masks the caller's slice
+// and never walks the payload twice.
+func maskCopy(dst, src []byte, key uint32) uint32 {
+	dst = dst[:len(src)]
+	key64 := uint64(key) | uint64(key)<<32
+	for len(src) >= 32 {
+		binary.LittleEndian.PutUint64(dst[0:8], binary.LittleEndian.Uint64(src[0:8])^key64)
+		binary.LittleEndian.PutUint64(dst[8:16], binary.LittleEndian.Uint64(src[8:16])^key64)
+		binary.LittleEndian.PutUint64(dst[16:24], binary.LittleEndian.Uint64(src[16:24])^key64)
+		binary.LittleEndian.PutUint64(dst[24:32], binary.LittleEndian.Uint64(src[24:32])^key64)
+		src, dst = src[32:], dst[32:]
+	}
+	for len(src) >= 8 {
+		binary.LittleEndian.PutUint64(dst[0:8], binary.LittleEndian.Uint64(src[0:8])^key64)
+		src, dst = src[8:], dst[8:]
+	}
+	// Whole words keep the key's phase; the last bytes advance it.
+	for i := range src {
+		dst[i] = src[i] ^ byte(key)
+		key = key>>8 | key<<24
+	}
+	return key
+}

@@ -159,3 +159,30 @@ func BenchmarkMask(b *testing.B) {
 		}
 	}
 }
+
+// maskCopy must agree with Mask (and so with the byte-at-a-time reference)
+// for every length and split, and leave its source untouched.
+func TestMaskCopyMatchesMask(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 9))
+	for range 2000 {
+		n := r.IntN(300)
+		src := make([]byte, n)
+		for i := range src {
+			src[i] = byte(r.Uint32())
+		}
+		orig := append([]byte(nil), src...)
+		key := r.Uint32()
+		want := append([]byte(nil), src...)
+		wantKey := Mask(want, key)
+		dst := make([]byte, n+3)
+		split := 0
+		if n > 0 {
+			split = r.IntN(n + 1)
+		}
+		k := maskCopy(dst[:split], src[:split], key)
+		k = maskCopy(dst[split:], src[split:], k)
+		require.True(t, bytes.Equal(want, dst[:n]), "n=%d split=%d", n, split)
+		require.Equal(t, wantKey, k)
+		require.True(t, bytes.Equal(orig, src), "the source is never modified")
+	}
+}

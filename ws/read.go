@@ -70,6 +70,17 @@ func (c *Conn) ReadMessageInto(buf []byte) (Opcode, []byte, error) {
 		buf = buf[:0]
 	}
 	for {
+		if len(buf) == cap(buf) && !c.msgDeflt {
+			// Before growing, learn whether the message has ended or how
+			// long its next frame is: an exact fit must not allocate.
+			if _, err := c.readMessageLocked(buf[len(buf):]); err != nil {
+				if err == io.EOF {
+					return c.msgOp, buf, nil
+				}
+				c.msgResume = c.readErr == nil
+				return c.msgOp, buf, err
+			}
+		}
 		if len(buf) == cap(buf) {
 			grow := 512
 			if !c.msgDeflt && c.frameLeft > 0 {

@@ -1,6 +1,7 @@
 package ws
 
 import (
+	"bytes"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -18,7 +19,7 @@ func TestSmokeEchoOverTCP(t *testing.T) {
 		op, got, err := c.ReadMessage()
 		require.NoError(t, err)
 		require.Equal(t, OpText, op)
-		require.Equal(t, msg, got)
+		require.True(t, bytes.Equal(msg, got), "size %d", size)
 	}
 	require.NoError(t, c.Close(CloseNormalClosure, "bye"))
 }

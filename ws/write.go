@@ -11,13 +11,15 @@ import (
 // the call (a control opcode for a message, a data opcode for WriteControl).
 var ErrBadOpcode = errors.New("ws: opcode not allowed here")
 
-// maxPooledFrame bounds the one-shot buffers used to send a large masked
-// frame in a single write; bigger payloads go out in pieces of this size.
-const maxPooledFrame = 1 << 20
+// pooledFrame is the payload size of the pooled buffers that carry large
+// masked frames: a message up to 64 KiB leaves in one write, a larger one in
+// 64 KiB pieces (bigger buffers gain nothing once past the socket buffer).
+const pooledFrame = 64 << 10
 
-// framePool holds buffers for large masked frames, so a client sends header
-// and payload in one write without allocating per message.
-var framePool = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
+// framePool holds fixed-size buffers for large masked frames, so a client
+// sends header and payload together without allocating per message, and an
+// idle connection holds no write buffer at all.
+var framePool = sync.Pool{New: func() any { b := make([]byte, MaxHeaderSize+pooledFrame); return &b }}
 
 // WriteMessage sends p as one text or binary message in a single frame
 // (compressed when permessage-deflate was negotiated and p is over the
@@ -26,6 +28,17 @@ var framePool = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return
 func (c *Conn) WriteMessage(op Opcode, p []byte) error {
 	if op != OpText && op != OpBinary {
 		return fmt.Errorf("%w: WriteMessage with %s", ErrBadOpcode, op)
+	}
+	if c.compression == nil {
+		// Fast path: one frame needs only the frame lock, unless a
+		// streamed message is open, whose fragments it must not split.
+		c.writeMu.Lock()
+		if !c.streaming {
+			err := c.writeFrameChecked(true, op, 0, p)
+			c.writeMu.Unlock()
+			return err
+		}
+		c.writeMu.Unlock()
 	}
 	c.msgMu.Lock()
 	defer c.msgMu.Unlock()
@@ -72,6 +85,12 @@ func (c *Conn) WritePong(payload []byte) error { return c.WriteControl(OpPong, p
 func (c *Conn) writeFrame(fin bool, op Opcode, rsv byte, p []byte) error {
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
+	return c.writeFrameChecked(fin, op, rsv, p)
+}
+
+// writeFrameChecked sends one frame unless the connection can no longer
+// send; writeMu must be held.
+func (c *Conn) writeFrameChecked(fin bool, op Opcode, rsv byte, p []byte) error {
 	if c.writeErr != nil {
 		return c.writeErr
 	}
@@ -82,29 +101,39 @@ func (c *Conn) writeFrame(fin bool, op Opcode, rsv byte, p []byte) error {
 }
 
 // writeFrameLocked puts one frame on the wire: header and payload leave in
-// one write when they fit, masked with a fresh key on the client side
-// (RFC 6455 §5.3: "The masking key ... MUST be unpredictable"). Any write
-// error is sticky, since part of a frame may have been sent.
+// one write, masked with a fresh key on the client side (RFC 6455 §5.3: "The
+// masking key ... MUST be unpredictable"). Small frames are built in a
+// fixed array inside the Conn; large server frames go out with writev and no
+// copy; large client frames are masked while being copied into a pooled
+// buffer, never in the caller's slice. Any write error is sticky, since part
+// of a frame may have been sent.
 func (c *Conn) writeFrameLocked(fin bool, op Opcode, rsv byte, p []byte) error {
 	h := Header{Fin: fin, Rsv: rsv, Opcode: op, Length: int64(len(p))}
-	var err error
+	var key uint32
 	if c.role == RoleClient {
 		// RFC 6455 §5.1: "a client MUST mask all frames that it sends".
-		key := c.keys.next()
+		key = c.keys.next()
 		h.Masked = true
 		binary.LittleEndian.PutUint32(h.Mask[:], key)
-		err = c.writeMasked(h, key, p)
-	} else {
-		buf := AppendHeader(c.wbuf[:0], h)
-		if len(p) <= cap(buf)-len(buf) {
-			_, err = c.conn.Write(append(buf, p...))
+	}
+	var err error
+	hdr := AppendHeader(c.small[:0], h)
+	switch {
+	case len(hdr)+len(p) <= len(c.small):
+		buf := c.small[:len(hdr)+len(p)]
+		if h.Masked {
+			maskCopy(buf[len(hdr):], p, key)
 		} else {
-			// Large server frames go out with writev, without copying.
-			c.iovArr = [2][]byte{buf, p}
-			c.iov = c.iovArr[:]
-			_, err = c.iov.WriteTo(c.conn)
-			c.iovArr[1] = nil // do not keep the caller's slice alive
+			copy(buf[len(hdr):], p)
 		}
+		_, err = c.conn.Write(buf)
+	case !h.Masked:
+		c.iovArr = [2][]byte{hdr, p}
+		c.iov = c.iovArr[:]
+		_, err = c.iov.WriteTo(c.conn)
+		c.iovArr[1] = nil // do not keep the caller's slice alive
+	default:
+		err = c.writeMasked(hdr, key, p)
 	}
 	if err != nil {
 		c.writeErr = fmt.Errorf("ws: write: %w", err)
@@ -114,33 +143,22 @@ func (c *Conn) writeFrameLocked(fin bool, op Opcode, rsv byte, p []byte) error {
 	return nil
 }
 
-// writeMasked copies the payload into a buffer while masking it (the caller's
-// slice stays as it was) and writes header and payload together.
-func (c *Conn) writeMasked(h Header, key uint32, p []byte) error {
-	buf := AppendHeader(c.wbuf[:0], h)
-	if len(p) <= cap(buf)-len(buf) {
-		start := len(buf)
-		buf = append(buf, p...)
-		Mask(buf[start:], key)
-		_, err := c.conn.Write(buf)
-		return err
-	}
+// writeMasked sends a large client frame: header and payload are masked into
+// a pooled buffer in one pass and leave in one write per pooledFrame bytes.
+func (c *Conn) writeMasked(hdr []byte, key uint32, p []byte) error {
 	pooled := framePool.Get().(*[]byte)
 	defer framePool.Put(pooled)
-	big := append((*pooled)[:0], buf...)
+	buf := *pooled
+	off := copy(buf, hdr)
 	for len(p) > 0 {
-		n := min(len(p), maxPooledFrame-len(big))
-		start := len(big)
-		big = append(big, p[:n]...)
-		key = Mask(big[start:], key)
-		p = p[n:]
-		if _, err := c.conn.Write(big); err != nil {
-			*pooled = big[:0]
+		k := min(len(p), len(buf)-off)
+		key = maskCopy(buf[off:off+k], p[:k], key)
+		if _, err := c.conn.Write(buf[:off+k]); err != nil {
 			return err
 		}
-		big = big[:0]
+		p = p[k:]
+		off = 0
 	}
-	*pooled = big[:0]
 	return nil
 }
 
@@ -163,11 +181,14 @@ func (c *Conn) NextWriter(op Opcode) (*MessageWriter, error) {
 		return nil, fmt.Errorf("%w: NextWriter with %s", ErrBadOpcode, op)
 	}
 	c.msgMu.Lock()
+	c.writeMu.Lock()
+	c.streaming = true
+	c.writeMu.Unlock()
 	mw := &c.mw
 	mw.op, mw.active = op, true
 	mw.deflt = c.compression != nil && c.compression.streamCompress()
 	if mw.buf == nil {
-		mw.buf = make([]byte, 0, cap(c.wbuf))
+		mw.buf = make([]byte, 0, c.fragSize)
 	}
 	if mw.deflt {
 		c.compression.startWriter(c, op)
@@ -221,7 +242,12 @@ func (w *MessageWriter) Close() error {
 		return fmt.Errorf("%w: message writer already closed", ErrClosed)
 	}
 	mw.active = false
-	defer mw.c.msgMu.Unlock()
+	defer func() {
+		mw.c.writeMu.Lock()
+		mw.c.streaming = false
+		mw.c.writeMu.Unlock()
+		mw.c.msgMu.Unlock()
+	}()
 	if mw.deflt {
 		return mw.c.compression.writerClose()
 	}
