@@ -170,7 +170,7 @@ func ReadHeader(r *bufio.Reader) (Header, error) {
 		return Header{}, err
 	}
 	h, n, err := ParseHeader(b)
-	if errors.Is(err, ErrShortHeader) {
+	if err == ErrShortHeader { // ParseHeader returns the sentinel itself; errors.Is costs on the hot path
 		if b, err = r.Peek(n); err != nil {
 			return Header{}, err
 		}

@@ -195,7 +195,7 @@ func (c *Conn) nextDataFrameLocked() error {
 			return c.readFailedLocked(err)
 		}
 		h, n, err := ParseHeader(b)
-		if errors.Is(err, ErrShortHeader) {
+		if err == ErrShortHeader { // the sentinel itself, never wrapped: no errors.Is on the hot path
 			if b, err = c.br.Peek(n); err != nil {
 				return c.readFailedLocked(err)
 			}
