@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"slices"
+	"unicode/utf8"
 )
 
 // messageReader is the io.Reader NextReader hands out. It lives inside the
@@ -58,6 +59,9 @@ func (c *Conn) ReadMessage() (Opcode, []byte, error) {
 func (c *Conn) ReadMessageInto(buf []byte) (Opcode, []byte, error) {
 	c.readMu.Lock()
 	defer c.readMu.Unlock()
+	if op, msg, ok := c.readBufferedFrameLocked(buf); ok {
+		return op, msg, nil
+	}
 	if c.msgResume && c.msgOp != 0 && !c.msgEOF && c.readErr == nil {
 		// The last call timed out mid-message and returned what it had;
 		// buf is that, and reading goes on after it.
@@ -100,6 +104,43 @@ func (c *Conn) ReadMessageInto(buf []byte) (Opcode, []byte, error) {
 			return c.msgOp, buf, err
 		}
 	}
+}
+
+// readBufferedFrameLocked is ReadMessageInto's fast path: when no message is
+// open and a whole unfragmented data frame already sits in the read buffer,
+// it is checked, copied and unmasked in one step, without the frame-by-frame
+// state machine. Anything unusual — a control frame, a fragment, RSV bits, a
+// frame not yet complete, text that is not UTF-8, a length over the limit —
+// returns ok == false and takes the general path, which applies every rule
+// and reports every error; the fuzz targets hold the two paths to the same
+// reference decoder.
+func (c *Conn) readBufferedFrameLocked(buf []byte) (Opcode, []byte, bool) {
+	if c.readErr != nil || (c.msgOp != 0 && !c.msgEOF) || c.msgResume || c.br.Buffered() < 2 {
+		return 0, nil, false
+	}
+	b, _ := c.br.Peek(c.br.Buffered())
+	h, n, err := ParseHeader(b)
+	if err != nil || !h.Fin || h.Rsv != 0 || (h.Opcode != OpText && h.Opcode != OpBinary) ||
+		h.Length > int64(len(b)-n) || (c.readLimit >= 0 && h.Length > c.readLimit) ||
+		CheckHeader(h, c.role, 0) != nil {
+		return 0, nil, false
+	}
+	end := n + int(h.Length)
+	if int(h.Length) > cap(buf) {
+		buf = make([]byte, h.Length) // at most the read buffer's size
+	}
+	buf = buf[:h.Length]
+	copy(buf, b[n:end])
+	if h.Masked {
+		Mask(buf, MaskKeyWord(h.Mask))
+	}
+	// RFC 6455 §8.1: a text message is checked whole; a bad one goes the
+	// general way, which fails the connection with 1007.
+	if h.Opcode == OpText && c.validateUTF8 && !utf8.Valid(buf) {
+		return 0, nil, false
+	}
+	_, _ = c.br.Discard(end)
+	return h.Opcode, buf, true
 }
 
 // startMessageLocked skips what is left of the current message and reads
