@@ -539,7 +539,8 @@ func TestSlowReaderMemoryBoundAsync(t *testing.T) {
 	// While the server reads nothing, what is held is the send buffer (plus what the socket took).
 	assert.Less(t, stalledGrowth, int64(3*limit))
 	// Garbage counts in HeapInuse until the collector runs; the collector's goal is twice the live
-	// heap, so a few times the buffer limit is the bound, far below the 100 MiB that went through.
-	assert.Less(t, peakGrowth, int64(8*limit))
+	// heap, and on a loaded machine it runs late, so the bound is 16 times the buffer limit: still
+	// far below the 100 MiB that went through, which is what an unbounded buffer would hold.
+	assert.Less(t, peakGrowth, int64(16*limit))
 	require.NoError(t, c.Close(ws.CloseNormalClosure, ""))
 }

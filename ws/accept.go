@@ -314,9 +314,8 @@ func (u *Upgrader) upgradeConn(nc net.Conn, responseHeader http.Header) (*Conn, 
 	if _, err := nc.Write(appendResponse(make([]byte, 0, 256), n, responseHeader)); err != nil {
 		return nil, r, fmt.Errorf("ws: writing the handshake response: %w", err)
 	}
-	head.remaining = -1
+	endHead(br, head, nc)
 	c := NewConn(nc, br, RoleServer, n.protocol, &u.Options)
-	c.head = head
 	c.compression = n.compression
 	return c, r, nil
 }

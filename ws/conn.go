@@ -87,7 +87,6 @@ func bufSize(n, min int) int {
 type Conn struct {
 	conn        net.Conn
 	br          *bufio.Reader
-	head        *headLimitReader // nil when the caller supplied the reader
 	role        Role
 	subprotocol string
 

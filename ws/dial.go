@@ -388,9 +388,8 @@ func (d *Dialer) handshake(nc net.Conn, u *url.URL) (*Conn, *http.Response, erro
 			return nil, resp, &HandshakeError{StatusCode: resp.StatusCode, Status: resp.Status, Header: resp.Header, Err: ErrBadExtension, Detail: err.Error()}
 		}
 	}
-	head.remaining = -1
+	endHead(br, head, nc)
 	c := NewConn(nc, br, RoleClient, protocol, &d.Options)
-	c.head = head
 	c.compression = ds
 	return c, resp, nil
 }
