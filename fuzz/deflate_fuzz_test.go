@@ -146,22 +146,7 @@ func FuzzDeflateRead(f *testing.F) {
 				require.True(t, utf8.Valid(buf))
 			}
 		}
-		var pe *ws.ProtocolError
-		var ce *ws.CloseError
-		switch {
-		case errors.As(err, &pe):
-			require.Contains(t, []ws.StatusCode{ws.CloseProtocolError, ws.CloseInvalidFramePayloadData, ws.CloseMessageTooBig}, pe.Code, "%v", err)
-			if errors.Is(err, ws.ErrBadDeflate) {
-				require.Equal(t, ws.CloseInvalidFramePayloadData, pe.Code)
-			}
-			if errors.Is(err, ws.ErrReadLimit) {
-				require.Equal(t, ws.CloseMessageTooBig, pe.Code)
-			}
-		case errors.As(err, &ce):
-		default:
-			require.ErrorIs(t, err, ws.ErrAbnormalClosure)
-			require.True(t, errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF), "%v", err)
-		}
+		checkDeflateEnd(t, err)
 		_, _, err2 := c.ReadMessage()
 		require.Error(t, err2, "errors are sticky")
 	})
@@ -292,4 +277,100 @@ func deflateRoundTrip(t *testing.T, data []byte, cfg uint16) {
 			require.True(t, bytes.Equal(payload, got.data), "message of %d bytes came back as %d bytes", len(payload), len(got.data))
 		}
 	}
+}
+
+// checkDeflateEnd requires the error that ended a compressed stream to be
+// one a caller can match: a *ws.ProtocolError with the code RFC 6455/7692
+// give, the peer's *ws.CloseError, or ws.ErrAbnormalClosure at the end.
+func checkDeflateEnd(t *testing.T, err error) {
+	var pe *ws.ProtocolError
+	var ce *ws.CloseError
+	switch {
+	case errors.As(err, &pe):
+		require.Contains(t, []ws.StatusCode{ws.CloseProtocolError, ws.CloseInvalidFramePayloadData, ws.CloseMessageTooBig}, pe.Code, "%v", err)
+		if errors.Is(err, ws.ErrBadDeflate) {
+			require.Equal(t, ws.CloseInvalidFramePayloadData, pe.Code)
+		}
+		if errors.Is(err, ws.ErrReadLimit) {
+			require.Equal(t, ws.CloseMessageTooBig, pe.Code)
+		}
+	case errors.As(err, &ce):
+	default:
+		require.ErrorIs(t, err, ws.ErrAbnormalClosure)
+		require.True(t, errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF), "%v", err)
+	}
+}
+
+// maskedFrames masks every frame of a client's byte stream with a fixed key,
+// so that FuzzDeflateServerRead's inputs reach past the §5.1 mask check.
+func maskedFrames(raw []byte) []byte {
+	var out []byte
+	for len(raw) > 0 {
+		h, n, err := ws.ParseHeader(raw)
+		if err != nil || h.Length > int64(len(raw)-n) {
+			return append(out, raw...)
+		}
+		h.Masked, h.Mask = true, [4]byte{0x37, 0xfa, 0x21, 0x3d}
+		out = ws.AppendHeader(out, h)
+		start := len(out)
+		out = append(out, raw[n:n+int(h.Length)]...)
+		ws.Mask(out[start:], ws.MaskKeyWord(h.Mask))
+		raw = raw[n+int(h.Length):]
+	}
+	return out
+}
+
+// requestConn is the client end of an upgrade, scripted: it sends a request
+// offering permessage-deflate, then the fuzz bytes, and swallows what the
+// server writes.
+type requestConn struct{ r *bytes.Reader }
+
+func (s *requestConn) Read(p []byte) (int, error)       { return s.r.Read(p) }
+func (s *requestConn) Write(p []byte) (int, error)      { return len(p), nil }
+func (s *requestConn) Close() error                     { return nil }
+func (s *requestConn) LocalAddr() net.Addr              { return &net.TCPAddr{} }
+func (s *requestConn) RemoteAddr() net.Addr             { return &net.TCPAddr{} }
+func (s *requestConn) SetDeadline(time.Time) error      { return nil }
+func (s *requestConn) SetReadDeadline(time.Time) error  { return nil }
+func (s *requestConn) SetWriteDeadline(time.Time) error { return nil }
+
+// FuzzDeflateServerRead is FuzzDeflateRead for the server role: a server
+// Conn that accepted permessage-deflate (with the parameters mode picks)
+// reads an arbitrary stream of client frames, masked for it.
+func FuzzDeflateServerRead(f *testing.F) {
+	deflateReadSeeds(f)
+	f.Fuzz(func(t *testing.T, data []byte, mode byte) {
+		offer := "permessage-deflate"
+		if mode&1 != 0 {
+			offer += "; server_no_context_takeover"
+		}
+		if mode&2 != 0 {
+			offer += "; client_no_context_takeover"
+		}
+		req := "GET / HTTP/1.1\r\nHost: fuzz.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+			"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n" +
+			"Sec-WebSocket-Extensions: " + offer + "\r\n\r\n"
+		nc := &requestConn{r: bytes.NewReader(append([]byte(req), maskedFrames(data)...))}
+		u := &ws.Upgrader{Options: ws.Options{
+			ReadLimit: deflateReadLimit, ReadBufferSize: 512, CloseTimeout: time.Millisecond,
+			Compression: &ws.CompressionOptions{},
+		}}
+		c, _, err := u.UpgradeConn(context.Background(), nc, nil)
+		require.NoError(t, err)
+		_, ok := c.Compression()
+		require.True(t, ok, "permessage-deflate negotiated")
+		var buf []byte
+		for {
+			var op ws.Opcode
+			op, buf, err = c.ReadMessageInto(buf)
+			if err != nil {
+				break
+			}
+			require.LessOrEqual(t, len(buf), deflateReadLimit)
+			if op == ws.OpText {
+				require.True(t, utf8.Valid(buf))
+			}
+		}
+		checkDeflateEnd(t, err)
+	})
 }
