@@ -13,6 +13,7 @@
 //	RFC 6455 §5.2           frame.go      Opcode, Header, ParseHeader/ReadHeader/AppendHeader, CheckHeader
 //	RFC 6455 §5.3, §10.3    mask.go       Mask (8 bytes at a time, key phase carried between calls)
 //	RFC 6455 §5.3           maskkey.go    per-connection CSPRNG for masking keys
+//	RFC 6455 §5, §6         conn.go       Conn, Options and the safe defaults
 //	RFC 6455 §5.4–§5.6, §6  read.go       reading: fragments, control frames, read limit
 //	RFC 6455 §5.4, §5.1     write.go      writing: masking, fragments, concurrent writers
 //	RFC 6455 §5.5.1, §7     closing.go    the closing handshake, Close and CloseNow
