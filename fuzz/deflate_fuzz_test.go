@@ -134,19 +134,7 @@ func FuzzDeflateRead(f *testing.F) {
 		require.NoError(t, err)
 		_, ok := c.Compression()
 		require.True(t, ok, "permessage-deflate negotiated")
-		var buf []byte
-		for {
-			var op ws.Opcode
-			op, buf, err = c.ReadMessageInto(buf)
-			if err != nil {
-				break
-			}
-			require.LessOrEqual(t, len(buf), deflateReadLimit)
-			if op == ws.OpText {
-				require.True(t, utf8.Valid(buf))
-			}
-		}
-		checkDeflateEnd(t, err)
+		checkDeflateEnd(t, readAllBounded(t, c))
 		_, _, err2 := c.ReadMessage()
 		require.Error(t, err2, "errors are sticky")
 	})
@@ -279,6 +267,23 @@ func deflateRoundTrip(t *testing.T, data []byte, cfg uint16) {
 	}
 }
 
+// readAllBounded reads messages until an error, requiring each to fit the
+// read limit and text to be UTF-8, and returns the error.
+func readAllBounded(t *testing.T, c *ws.Conn) error {
+	var buf []byte
+	for {
+		op, msg, err := c.ReadMessageInto(buf)
+		if err != nil {
+			return err
+		}
+		buf = msg
+		require.LessOrEqual(t, len(buf), deflateReadLimit)
+		if op == ws.OpText {
+			require.True(t, utf8.Valid(buf))
+		}
+	}
+}
+
 // checkDeflateEnd requires the error that ended a compressed stream to be
 // one a caller can match: a *ws.ProtocolError with the code RFC 6455/7692
 // give, the peer's *ws.CloseError, or ws.ErrAbnormalClosure at the end.
@@ -359,18 +364,6 @@ func FuzzDeflateServerRead(f *testing.F) {
 		require.NoError(t, err)
 		_, ok := c.Compression()
 		require.True(t, ok, "permessage-deflate negotiated")
-		var buf []byte
-		for {
-			var op ws.Opcode
-			op, buf, err = c.ReadMessageInto(buf)
-			if err != nil {
-				break
-			}
-			require.LessOrEqual(t, len(buf), deflateReadLimit)
-			if op == ws.OpText {
-				require.True(t, utf8.Valid(buf))
-			}
-		}
-		checkDeflateEnd(t, err)
+		checkDeflateEnd(t, readAllBounded(t, c))
 	})
 }
