@@ -89,8 +89,8 @@ type Conn struct {
 	ProxySocks5Password string
 	// ProxyHTTP is an HTTP proxy used with CONNECT, "host:port" (or an http:// or https:// URL).
 	ProxyHTTP string
-	// ProxyAuthorization is the Proxy-Authorization value for ProxyHTTP, e.g. "Basic dTpw". Only
-	// the Basic scheme can be sent; another scheme fails the attempt with ConnectFail.
+	// ProxyAuthorization is the Proxy-Authorization value for ProxyHTTP, sent as it is, e.g.
+	// "Basic dTpw" or a scheme of the proxy's own; header injection (CR, LF) fails the attempt.
 	ProxyAuthorization string
 	// BindTo is the local "ip:port" to bind before connecting (Workerman's socket context
 	// ['socket' => ['bindto' => ...]]); port 0 picks any. Empty means the system's choice.

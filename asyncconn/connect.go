@@ -3,7 +3,6 @@ package asyncconn
 import (
 	"context"
 	"crypto/tls"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
@@ -102,6 +101,11 @@ func (c *Conn) newConfigLocked() *config {
 	}
 	if proxy != nil {
 		d.Proxy = http.ProxyURL(proxy)
+		if c.ProxyHTTP != "" && c.ProxySocks5 == "" && c.ProxyAuthorization != "" {
+			// Workerman sends proxyAuthorization as the raw header value,
+			// whatever its scheme; so does ws's ProxyConnectHeader.
+			d.ProxyConnectHeader = http.Header{"Proxy-Authorization": {c.ProxyAuthorization}}
+		}
 	}
 	return cfg
 }
@@ -141,34 +145,9 @@ func (c *Conn) proxyURL() (*url.URL, error) {
 		if err != nil {
 			return nil, err
 		}
-		if c.ProxyAuthorization != "" {
-			user, pass, err := parseBasic(c.ProxyAuthorization)
-			if err != nil {
-				return nil, err
-			}
-			u.User = url.UserPassword(user, pass)
-		}
 		return u, nil
 	}
 	return nil, nil
-}
-
-// parseBasic decodes a "Basic base64(user:pass)" credential (RFC 7617 §2), since package ws takes
-// proxy credentials as user info of the proxy URL.
-func parseBasic(v string) (user, pass string, err error) {
-	scheme, token, ok := strings.Cut(strings.TrimSpace(v), " ")
-	if !ok || !strings.EqualFold(scheme, "Basic") {
-		return "", "", fmt.Errorf("%w: ProxyAuthorization must use the Basic scheme", ErrBadProxy)
-	}
-	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(token))
-	if err != nil {
-		return "", "", fmt.Errorf("%w: ProxyAuthorization: %w", ErrBadProxy, err)
-	}
-	user, pass, ok = strings.Cut(string(raw), ":")
-	if !ok {
-		return "", "", fmt.Errorf("%w: ProxyAuthorization has no user:password", ErrBadProxy)
-	}
-	return user, pass, nil
 }
 
 // attempt is one connection attempt: dial, upgrade, and the life of the connection until OnClose.

@@ -160,7 +160,7 @@
 //	dropped.
 //	PauseRecv also holds what was already read.                      "No receive callback while paused" is exact
 //	Headers with CR or LF, and user info in the URL, are errors.     Workerman drops them silently
-//	ProxyAuthorization must be Basic.                                package ws takes proxy credentials as user:pass
+//	ProxyAuthorization with CR or LF is refused (ConnectFail).       Header injection; Workerman strips nothing here
 //	No end(), pipe(), raw sends, getSocket(), registry of            Not needed by a ws client, or unsafe (raw sends
 //	connections, or STATUS_ENDING.                                   break the framing)
 //	TCP keep-alive and TCP_NODELAY are Go's defaults (on), also      Workerman sets them for tcp only (§1.10)

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/plainws/plainws/internal/proxyserver"
 	"github.com/plainws/plainws/ws"
@@ -180,13 +181,34 @@ func TestWSSThroughSOCKS5(t *testing.T) {
 	assert.Len(t, p.Targets(), 1)
 }
 
-func TestParseBasic(t *testing.T) {
-	u, p, err := parseBasic("Basic " + base64.StdEncoding.EncodeToString([]byte("a:b:c")))
+// ProxyAuthorization goes to the proxy exactly as given, as Workerman
+// sends it; a value with CR or LF is refused rather than injected.
+func TestProxyAuthorizationIsSentAsIs(t *testing.T) {
+	raw := "Basic " + base64.StdEncoding.EncodeToString([]byte("alice:pw"))
+	p, err := proxyserver.StartHTTPConnect(proxyserver.Options{Username: "alice", Password: "pw"})
 	require.NoError(t, err)
-	assert.Equal(t, "a", u)
-	assert.Equal(t, "b:c", p, "RFC 7617 §2: the user-id ends at the first colon")
-	for _, bad := range []string{"Bearer x", "Basic", "Basic !!!", "Basic " + base64.StdEncoding.EncodeToString([]byte("nocolon"))} {
-		_, _, err := parseBasic(bad)
-		assert.ErrorIs(t, err, ErrBadProxy, bad)
+	t.Cleanup(func() { _ = p.Close() })
+	srv := newWSServer(t, echo)
+	l := NewLoop()
+	l.Start()
+	t.Cleanup(l.Stop)
+	c := newConn(t, l, srv.url)
+	c.ProxyHTTP = p.Addr()
+	c.ProxyAuthorization = raw
+	evs := echoOnce(t, c)
+	assert.Contains(t, evs, "message text hello")
+
+	bad := newConn(t, l, srv.url)
+	bad.ProxyHTTP = p.Addr()
+	bad.ProxyAuthorization = raw + "\r\nX-Injected: 1"
+	errs := make(chan ErrorCode, 1)
+	bad.OnError = func(c *Conn, code ErrorCode, msg string) { errs <- code }
+	bad.Connect()
+	select {
+	case code := <-errs:
+		assert.Equal(t, ConnectFail, code)
+	case <-time.After(10 * time.Second):
+		t.Fatal("a header with CR/LF was not refused")
 	}
+	require.ErrorIs(t, bad.LastError(), ws.ErrBadHeader)
 }
