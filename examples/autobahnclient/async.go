@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"net/url"
 	"time"
@@ -38,15 +37,9 @@ func runAsync(base, agent, cases string, compression *ws.CompressionOptions) err
 		}
 	}
 
-	u := fmt.Sprintf("%s/updateReports?agent=%s", base, url.QueryEscape(agent))
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	c, _, err := d.Dial(ctx, u)
-	if err != nil {
-		return fmt.Errorf("updateReports: %w", err)
+	if err := updateReports(d, base, agent); err != nil {
+		return err
 	}
-	_, _, _ = c.ReadMessage() // the server closes when the reports are written
-	_ = c.CloseNow()
 	fmt.Printf("ran cases %d-%d of %d through asyncconn; reports updated for agent %q\n", first, last, count, agent)
 	return nil
 }

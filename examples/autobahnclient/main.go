@@ -61,6 +61,16 @@ func run(base, agent, cases string, compression *ws.CompressionOptions) error {
 			fmt.Printf("case %d: %v\n", i, err)
 		}
 	}
+	if err := updateReports(d, base, agent); err != nil {
+		return err
+	}
+	fmt.Printf("ran cases %d-%d of %d; reports updated for agent %q\n", first, last, count, agent)
+	return nil
+}
+
+// updateReports asks the fuzzing server to write its reports for agent and
+// waits until it has (it closes the connection then).
+func updateReports(d *ws.Dialer, base, agent string) error {
 	u := fmt.Sprintf("%s/updateReports?agent=%s", base, url.QueryEscape(agent))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -69,9 +79,7 @@ func run(base, agent, cases string, compression *ws.CompressionOptions) error {
 		return fmt.Errorf("updateReports: %w", err)
 	}
 	_, _, _ = c.ReadMessage() // the server closes when the reports are written
-	_ = c.CloseNow()
-	fmt.Printf("ran cases %d-%d of %d; reports updated for agent %q\n", first, last, count, agent)
-	return nil
+	return c.CloseNow()
 }
 
 func caseCount(d *ws.Dialer, base string) (int, error) {
