@@ -1,7 +1,6 @@
 package ws
 
 import (
-	"bufio"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -239,16 +238,9 @@ func (u *Upgrader) Upgrade(w http.ResponseWriter, r *http.Request, responseHeade
 		return nil, fmt.Errorf("ws: writing the handshake response: %w", err)
 	}
 	// Bytes the client sent after its request were read into net/http's
-	// buffer; they are our first frames. The hijacked reader itself must
-	// not be read again, so copy them out.
-	var br *bufio.Reader
-	if k := brw.Reader.Buffered(); k > 0 {
-		pending, _ := brw.Reader.Peek(k)
-		br = newBufReader(&prefixReader{prefix: append([]byte(nil), pending...), r: nc}, u.ReadBufferSize)
-	} else {
-		br = newBufReader(nc, u.ReadBufferSize)
-	}
-	c := NewConn(nc, br, RoleServer, n.protocol, &u.Options)
+	// buffer; they are our first frames. NewConn copies them out and never
+	// reads the hijacked reader again.
+	c := NewConn(nc, brw.Reader, RoleServer, n.protocol, &u.Options)
 	c.compression = n.compression
 	return c, nil
 }
@@ -314,7 +306,6 @@ func (u *Upgrader) upgradeConn(nc net.Conn, responseHeader http.Header) (*Conn, 
 	if _, err := nc.Write(appendResponse(make([]byte, 0, 256), n, responseHeader)); err != nil {
 		return nil, r, fmt.Errorf("ws: writing the handshake response: %w", err)
 	}
-	endHead(br, head, nc)
 	c := NewConn(nc, br, RoleServer, n.protocol, &u.Options)
 	c.compression = n.compression
 	return c, r, nil

@@ -2,7 +2,6 @@ package ws
 
 import (
 	"errors"
-	"io"
 	"time"
 )
 
@@ -59,7 +58,11 @@ func (c *Conn) peerCloseLocked(code StatusCode, reason string) error {
 func (c *Conn) awaitTCPCloseLocked() {
 	if c.role == RoleClient {
 		_ = c.conn.SetReadDeadline(time.Now().Add(c.closeTimeout))
-		_, _ = io.Copy(io.Discard, c.br)
+		for {
+			if _, err := c.rb.read(c.ctrl[:]); err != nil {
+				break
+			}
+		}
 	}
 	c.closeTCP()
 }

@@ -34,9 +34,11 @@ const (
 // zero value gives the safe defaults.
 type Options struct {
 	// ReadBufferSize sizes the read buffer and WriteBufferSize the fragments
-	// of a streamed message (NextWriter); 0 means DefaultBufferSize. Whole
-	// messages need no write buffer: small frames are built inside the Conn,
-	// large ones in pooled buffers or sent with writev.
+	// of a streamed message (NextWriter); 0 means DefaultBufferSize. The read
+	// buffer is rounded up to a power of two (so that it can be pooled) and
+	// held only while there are bytes to read: a connection waiting for its
+	// peer holds none. Whole messages need no write buffer: small frames are
+	// built inside the Conn, large ones in pooled buffers or sent with writev.
 	ReadBufferSize, WriteBufferSize int
 	// ReadLimit is the largest message accepted, counted after
 	// decompression; 0 means DefaultReadLimit, a negative value means no
@@ -86,7 +88,7 @@ func bufSize(n, min int) int {
 // from any goroutine.
 type Conn struct {
 	conn        net.Conn
-	br          *bufio.Reader
+	rb          readBuffer
 	role        Role
 	subprotocol string
 
@@ -140,25 +142,21 @@ type Conn struct {
 }
 
 // NewConn wraps a net.Conn on which the opening handshake has already taken
-// place (by this package or by other means). br, if not nil, must read from
-// c and may hold bytes that followed the handshake; they are the first
-// frames. It lets a caller run RFC 6455 framing over a transport it set up
+// place (by this package or by other means). br, if not nil, is the reader
+// the handshake was read through: the bytes it holds that followed the
+// handshake are the first frames. NewConn copies them out and never reads br
+// again. It lets a caller run RFC 6455 framing over a transport it set up
 // itself.
 func NewConn(c net.Conn, br *bufio.Reader, role Role, subprotocol string, opts *Options) *Conn {
 	if opts == nil {
 		opts = &Options{}
 	}
-	if br == nil || br.Size() < minReadBuffer {
-		if br != nil && br.Buffered() > 0 {
-			pending, _ := br.Peek(br.Buffered())
-			br = newBufReader(&prefixReader{prefix: append([]byte(nil), pending...), r: c}, opts.ReadBufferSize)
-		} else {
-			br = newBufReader(c, opts.ReadBufferSize)
-		}
+	var pending []byte
+	if br != nil && br.Buffered() > 0 {
+		pending, _ = br.Peek(br.Buffered())
 	}
 	wc := &Conn{
 		conn:         c,
-		br:           br,
 		role:         role,
 		subprotocol:  subprotocol,
 		readLimit:    opts.readLimit(),
@@ -168,6 +166,7 @@ func NewConn(c net.Conn, br *bufio.Reader, role Role, subprotocol string, opts *
 		peerClosed:   make(chan struct{}),
 		tcpClosed:    make(chan struct{}),
 	}
+	wc.rb.init(c, opts.ReadBufferSize, pending)
 	wc.mr.c = wc
 	wc.mw.c = wc
 	return wc

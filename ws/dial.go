@@ -388,7 +388,6 @@ func (d *Dialer) handshake(nc net.Conn, u *url.URL) (*Conn, *http.Response, erro
 			return nil, resp, &HandshakeError{StatusCode: resp.StatusCode, Status: resp.Status, Header: resp.Header, Err: ErrBadExtension, Detail: err.Error()}
 		}
 	}
-	endHead(br, head, nc)
 	c := NewConn(nc, br, RoleClient, protocol, &d.Options)
 	c.compression = ds
 	return c, resp, nil

@@ -15,6 +15,7 @@
 //	RFC 6455 §5.3           maskkey.go    per-connection CSPRNG for masking keys
 //	RFC 6455 §5, §6         conn.go       Conn, Options and the safe defaults
 //	RFC 6455 §5.4–§5.6, §6  read.go       reading: fragments, control frames, read limit
+//	RFC 6455 §5.2           readbuf.go    the read buffer: parsed in place, pooled, none held while idle
 //	RFC 6455 §5.4, §5.1     write.go      writing: masking, fragments, concurrent writers
 //	RFC 6455 §5.5.1, §7     closing.go    the closing handshake, Close and CloseNow
 //	RFC 6455 §7.4           close.go      status codes, close payloads
@@ -32,7 +33,10 @@
 // fragments of a streamed message.
 //
 // Pings are answered and close frames echoed inside the read path, so a
-// program that only reads is still a correct peer. Close runs the closing
+// program that only reads is still a correct peer. A connection waiting for
+// its peer holds no read buffer: on TCP and Unix sockets the wait happens
+// without one (rawread_unix.go), so a blocked reader costs its goroutine's
+// stack and about 2 KiB of heap. Close runs the closing
 // handshake with a bound on how long it waits; CloseNow aborts.
 //
 // # Errors

@@ -337,18 +337,16 @@ func readBodySnippet(resp *http.Response) []byte {
 
 // headLimitReader caps how many bytes the handshake may read, so that a peer
 // sending endless headers gets ErrHeadTooLarge, not our memory (Workerman bug
-// B14). After the handshake the limit is lifted and it passes reads through.
+// B14). It is dropped with the handshake's reader: frames are read from the
+// connection itself.
 type headLimitReader struct {
 	r         io.Reader
-	remaining int64 // < 0: unlimited
+	remaining int64
 }
 
 // Read implements io.Reader with the cap.
 func (l *headLimitReader) Read(p []byte) (int, error) {
-	if l.remaining < 0 {
-		return l.r.Read(p)
-	}
-	if l.remaining == 0 {
+	if l.remaining <= 0 {
 		return 0, ErrHeadTooLarge
 	}
 	if int64(len(p)) > l.remaining {
@@ -359,37 +357,8 @@ func (l *headLimitReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// endHead lifts the head limit once the handshake is over. With nothing
-// buffered the limiter leaves the read path altogether — one call less under
-// every read, and a shallower stack for a reader blocked on an idle
-// connection; otherwise it stays and passes reads through.
-func endHead(br *bufio.Reader, head *headLimitReader, nc net.Conn) {
-	if br.Buffered() == 0 {
-		br.Reset(nc)
-		return
-	}
-	head.remaining = -1
-}
-
-// prefixReader yields bytes that were already read from the connection
-// (buffered by net/http before a hijack) before reading from it again.
-type prefixReader struct {
-	prefix []byte
-	r      io.Reader
-}
-
-// Read implements io.Reader.
-func (p *prefixReader) Read(b []byte) (int, error) {
-	if len(p.prefix) > 0 {
-		n := copy(b, p.prefix)
-		p.prefix = p.prefix[n:]
-		return n, nil
-	}
-	return p.r.Read(b)
-}
-
-// newBufReader returns a reader of at least minReadBuffer bytes, which the
-// frame reader needs to peek at a whole control frame.
+// newBufReader returns the reader a handshake head is read through. Bytes
+// that follow the head stay in it until NewConn copies them out.
 func newBufReader(r io.Reader, size int) *bufio.Reader {
 	if size <= 0 {
 		size = DefaultBufferSize

@@ -1,6 +1,7 @@
 package ws
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -39,6 +40,11 @@ func (c *Conn) NextReader() (Opcode, io.Reader, error) {
 	c.readMu.Lock()
 	defer c.readMu.Unlock()
 	c.msgResume = false
+	if c.idleLocked() {
+		if err := c.awaitBytesLocked(); err != nil {
+			return 0, nil, err
+		}
+	}
 	if err := c.startMessageLocked(); err != nil {
 		return 0, nil, err
 	}
@@ -62,6 +68,38 @@ func (c *Conn) ReadMessageInto(buf []byte) (Opcode, []byte, error) {
 	if op, msg, ok := c.readBufferedFrameLocked(buf); ok {
 		return op, msg, nil
 	}
+	if c.idleLocked() {
+		if err := c.awaitBytesLocked(); err != nil {
+			return 0, buf[:0], err
+		}
+		// What arrives after a wait is most often one whole message.
+		if op, msg, ok := c.readBufferedFrameLocked(buf); ok {
+			return op, msg, nil
+		}
+	}
+	return c.readMessageIntoLocked(buf)
+}
+
+// idleLocked reports whether the reader sits between messages with nothing
+// buffered: the state of a connection whose peer is silent.
+func (c *Conn) idleLocked() bool {
+	return c.rb.r == c.rb.w && c.readErr == nil && !c.msgResume && (c.msgOp == 0 || c.msgEOF)
+}
+
+// awaitBytesLocked waits until the peer sends something. The reading
+// goroutine of an idle connection spends its life here, so it is called
+// from the top of the read calls, where the stack is shallowest: the wait
+// then fits in a goroutine's smallest stack (bench/README.md, idle memory).
+// A timeout changes nothing and may be retried.
+func (c *Conn) awaitBytesLocked() error {
+	if err := c.rb.fill(); err != nil {
+		return c.readFailedLocked(err)
+	}
+	return nil
+}
+
+// readMessageIntoLocked is ReadMessageInto's general path, frame by frame.
+func (c *Conn) readMessageIntoLocked(buf []byte) (Opcode, []byte, error) {
 	if c.msgResume && c.msgOp != 0 && !c.msgEOF && c.readErr == nil {
 		// The last call timed out mid-message and returned what it had;
 		// buf is that, and reading goes on after it.
@@ -110,37 +148,74 @@ func (c *Conn) ReadMessageInto(buf []byte) (Opcode, []byte, error) {
 // open and a whole unfragmented data frame already sits in the read buffer,
 // it is checked, copied and unmasked in one step, without the frame-by-frame
 // state machine. Anything unusual — a control frame, a fragment, RSV bits, a
-// frame not yet complete, text that is not UTF-8, a length over the limit —
-// returns ok == false and takes the general path, which applies every rule
-// and reports every error; the fuzz targets hold the two paths to the same
-// reference decoder.
+// frame not yet complete, a mask where none belongs, text that is not UTF-8,
+// a length over the limit — returns ok == false and takes the general path,
+// which applies every rule and reports every error; the fuzz targets hold the
+// two paths to the same reference decoder.
+//
+// The header is decoded here rather than by ParseHeader because only one
+// shape of it is accepted, and testing for that shape is cheaper than
+// decoding every field: this is where the time of a small read goes.
 func (c *Conn) readBufferedFrameLocked(buf []byte) (Opcode, []byte, bool) {
-	if c.readErr != nil || (c.msgOp != 0 && !c.msgEOF) || c.msgResume || c.br.Buffered() < 2 {
+	b := c.rb.buffered()
+	if len(b) < 2 || c.readErr != nil || (c.msgOp != 0 && !c.msgEOF) || c.msgResume {
 		return 0, nil, false
 	}
-	b, _ := c.br.Peek(c.br.Buffered())
-	h, n, err := ParseHeader(b)
-	if err != nil || !h.Fin || h.Rsv != 0 || (h.Opcode != OpText && h.Opcode != OpBinary) ||
-		h.Length > int64(len(b)-n) || (c.readLimit >= 0 && h.Length > c.readLimit) ||
-		CheckHeader(h, c.role, 0) != nil {
+	// RFC 6455 §5.2: FIN set, RSV1-3 clear, opcode text (0x1) or binary
+	// (0x2) — a whole message in one frame, with no extension bits.
+	op := Opcode(b[0] & 0x0F)
+	if b[0] != 0x80|byte(OpText) && b[0] != 0x80|byte(OpBinary) {
 		return 0, nil, false
 	}
-	end := n + int(h.Length)
-	if int(h.Length) > cap(buf) {
-		buf = make([]byte, h.Length) // at most the read buffer's size
+	// RFC 6455 §5.1: frames to a server are masked, frames to a client are
+	// not.
+	masked := b[1]&0x80 != 0
+	if masked != (c.role == RoleServer) {
+		return 0, nil, false
 	}
-	buf = buf[:h.Length]
+	// RFC 6455 §5.2: a 7-bit length, or 126 and a 16-bit length, or 127 and
+	// a 64-bit one. A 64-bit length is only taken here when the whole frame
+	// is buffered, which rules out the top bit ParseHeader rejects.
+	n, length := 2, uint64(b[1]&0x7F)
+	switch length {
+	case 126:
+		if len(b) < 4 {
+			return 0, nil, false
+		}
+		n, length = 4, uint64(binary.BigEndian.Uint16(b[2:4]))
+	case 127:
+		if len(b) < 10 {
+			return 0, nil, false
+		}
+		n, length = 10, binary.BigEndian.Uint64(b[2:10])
+	}
+	var key uint32
+	if masked {
+		if len(b) < n+4 {
+			return 0, nil, false
+		}
+		key = binary.LittleEndian.Uint32(b[n : n+4]) // MaskKeyWord of the wire bytes
+		n += 4
+	}
+	if length > uint64(len(b)-n) || (c.readLimit >= 0 && int64(length) > c.readLimit) {
+		return 0, nil, false
+	}
+	end := n + int(length)
+	if int(length) > cap(buf) {
+		buf = make([]byte, length) // at most the read buffer's size
+	}
+	buf = buf[:length]
 	copy(buf, b[n:end])
-	if h.Masked {
-		Mask(buf, MaskKeyWord(h.Mask))
+	if masked {
+		Mask(buf, key)
 	}
 	// RFC 6455 §8.1: a text message is checked whole; a bad one goes the
 	// general way, which fails the connection with 1007.
-	if h.Opcode == OpText && c.validateUTF8 && !utf8.Valid(buf) {
+	if op == OpText && c.validateUTF8 && !utf8.Valid(buf) {
 		return 0, nil, false
 	}
-	_, _ = c.br.Discard(end)
-	return h.Opcode, buf, true
+	c.rb.discard(end)
+	return op, buf, true
 }
 
 // startMessageLocked skips what is left of the current message and reads
@@ -210,7 +285,7 @@ func (c *Conn) readRawLocked(p []byte) (int, error) {
 	if int64(len(p)) > c.frameLeft {
 		p = p[:c.frameLeft]
 	}
-	n, err := c.br.Read(p)
+	n, err := c.rb.read(p)
 	if n > 0 {
 		if c.frameMskd {
 			c.frameMask = Mask(p[:n], c.frameMask)
@@ -231,13 +306,13 @@ func (c *Conn) nextDataFrameLocked() error {
 		return c.readErr
 	}
 	for {
-		b, err := c.br.Peek(2)
-		if err != nil {
+		if _, err := c.rb.peek(2); err != nil {
 			return c.readFailedLocked(err)
 		}
-		h, n, err := ParseHeader(b)
+		h, n, err := ParseHeader(c.rb.buffered())
 		if err == ErrShortHeader { // the sentinel itself, never wrapped: no errors.Is on the hot path
-			if b, err = c.br.Peek(n); err != nil {
+			var b []byte
+			if b, err = c.rb.peek(n); err != nil {
 				return c.readFailedLocked(err)
 			}
 			h, n, err = ParseHeader(b)
@@ -258,13 +333,13 @@ func (c *Conn) nextDataFrameLocked() error {
 			// Peek at the whole control frame before consuming any of it,
 			// so a read deadline can never leave it half read.
 			total := n + int(h.Length)
-			b, err := c.br.Peek(total)
+			b, err := c.rb.peek(total)
 			if err != nil {
 				return c.readFailedLocked(err)
 			}
 			payload := c.ctrl[:h.Length]
 			copy(payload, b[n:total])
-			_, _ = c.br.Discard(total)
+			c.rb.discard(total)
 			if h.Masked {
 				Mask(payload, MaskKeyWord(h.Mask))
 			}
@@ -297,7 +372,7 @@ func (c *Conn) nextDataFrameLocked() error {
 		if !c.msgDeflt && c.readLimit >= 0 && h.Length > c.readLimit-c.msgLen {
 			return c.failLocked(protocolErr(CloseMessageTooBig, ErrReadLimit, "message over %d bytes", c.readLimit))
 		}
-		_, _ = c.br.Discard(n)
+		c.rb.discard(n)
 		c.frameLeft, c.frameFin = h.Length, h.Fin
 		c.frameMskd, c.frameMask = h.Masked, MaskKeyWord(h.Mask)
 		return nil
