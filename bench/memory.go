@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"bufio"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -80,20 +79,36 @@ func Drain(r io.Reader, chunk []byte, want int) error {
 
 var errShortMessage = errors.New("bench: message of the wrong length")
 
-// ReadBare is the ceiling of the read workloads: the same bytes through the
-// same 4 KiB bufio.Reader, but the loop only decodes each header (RFC 6455
-// §5.2), copies the payload out and unmasks it when masked — no checks, no
-// state, no locks. It is what any reader must do at least.
+// ReadBare is the ceiling of the read workloads: the same bytes through a
+// plain 4 KiB slice refilled from the same conn, and a loop that only decodes
+// each header in place (RFC 6455 §5.2), copies the payload out (reading what
+// the buffer lacks straight into the destination) and unmasks it when masked
+// — no checks, no state, no locks, no bufio. It is what any reader must do at
+// least.
 func ReadBare(b *testing.B, masked bool, size int) {
-	br := bufio.NewReaderSize(NewReplayConn(FrameLoop(ws.OpBinary, size, masked)), ws.DefaultBufferSize)
+	src := NewReplayConn(FrameLoop(ws.OpBinary, size, masked))
+	rb := make([]byte, ws.DefaultBufferSize)
+	r, w := 0, 0
+	// need makes at least k bytes readable at rb[r:w].
+	need := func(k int) {
+		if w-r >= k {
+			return
+		}
+		w = copy(rb, rb[r:w])
+		r = 0
+		for w < k {
+			n, err := src.Read(rb[w:])
+			if err != nil {
+				b.Fatal(err)
+			}
+			w += n
+		}
+	}
 	buf := make([]byte, size)
 	prepare(b, size)
 	for range b.N {
-		hdr, err := br.Peek(2)
-		if err != nil {
-			b.Fatal(err)
-		}
-		n, l7, mk := 2, hdr[1]&0x7F, hdr[1]&0x80 != 0
+		need(2)
+		n, l7, mk := 2, rb[r+1]&0x7F, rb[r+1]&0x80 != 0
 		switch l7 {
 		case 126:
 			n += 2
@@ -103,9 +118,8 @@ func ReadBare(b *testing.B, masked bool, size int) {
 		if mk {
 			n += 4
 		}
-		if hdr, err = br.Peek(n); err != nil {
-			b.Fatal(err)
-		}
+		need(n)
+		hdr := rb[r : r+n]
 		length := int(l7)
 		switch l7 {
 		case 126:
@@ -117,9 +131,13 @@ func ReadBare(b *testing.B, masked bool, size int) {
 		if mk {
 			key = binary.LittleEndian.Uint32(hdr[n-4:])
 		}
-		_, _ = br.Discard(n)
-		if _, err := io.ReadFull(br, buf[:length]); err != nil {
-			b.Fatal(err)
+		r += n
+		k := copy(buf[:length], rb[r:w])
+		r += k
+		if k < length {
+			if _, err := io.ReadFull(src, buf[k:length]); err != nil {
+				b.Fatal(err)
+			}
 		}
 		if mk {
 			ws.Mask(buf[:length], key)
