@@ -26,6 +26,7 @@ type readBuffer struct {
 	src     io.Reader
 	raw     rawReader // waits without a buffer; its conn is nil when src does not allow it
 	buf     []byte    // nil while released to pool
+	bufp    *[]byte   // the pool's handle of buf: putting it back allocates nothing
 	r, w    int       // buf[r:w] is unread
 	size    int       // len(buf) when held
 	pool    *sync.Pool
@@ -77,15 +78,14 @@ func (b *readBuffer) init(src net.Conn, size int, pending []byte) {
 
 // acquire takes a buffer from the pool.
 func (b *readBuffer) acquire() {
-	if b.pool == nil {
-		b.buf = make([]byte, b.size)
-		return
-	}
-	if p, ok := b.pool.Get().(*[]byte); ok {
-		b.buf = *p
-		return
+	if b.pool != nil {
+		if p, ok := b.pool.Get().(*[]byte); ok {
+			b.buf, b.bufp = *p, p
+			return
+		}
 	}
 	b.buf = make([]byte, b.size)
+	b.bufp = &b.buf
 }
 
 // release gives an empty buffer back to the pool. A buffer of another size
@@ -95,10 +95,15 @@ func (b *readBuffer) release() {
 		return
 	}
 	if b.pool != nil && len(b.buf) == b.size {
-		buf := b.buf
-		b.pool.Put(&buf)
+		if b.bufp == &b.buf {
+			// Made here, so its handle is our own field: the pool needs
+			// one of its own, allocated once for the buffer's life.
+			p := b.buf
+			b.bufp = &p
+		}
+		b.pool.Put(b.bufp)
 	}
-	b.buf, b.r, b.w = nil, 0, 0
+	b.buf, b.bufp, b.r, b.w = nil, nil, 0, 0
 }
 
 // buffered returns the unread bytes without consuming them.

@@ -129,3 +129,20 @@ func TestReadBufferOverAPipeKeepsWorkingAfterATimeout(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "after", string(msg))
 }
+
+func TestReadBufferReleaseAndAcquireAllocateNothing(t *testing.T) {
+	// An idle connection gives its buffer back at every wait and takes one
+	// at every wake-up: that must not cost an allocation per message.
+	var b readBuffer
+	b.init(nopConn{}, 0, nil)
+	for range 10 { // let the pool settle
+		b.release()
+		b.acquire()
+	}
+	allocs := testing.AllocsPerRun(1000, func() {
+		b.release()
+		b.acquire()
+	})
+	assert.Zero(t, allocs)
+	assert.Len(t, b.buf, DefaultBufferSize)
+}
