@@ -25,8 +25,9 @@ const (
 	// timeout (bug B18), so a silent server would hold a connection attempt forever.
 	DefaultConnectTimeout = 30 * time.Second
 	// DefaultReadBufferSize is the read buffer a Conn asks of package ws. It is small on purpose:
-	// an idle connection holds it all the time, while a payload bigger than the buffer is read
-	// straight into the message.
+	// an idle connection holds it all the time (package ws gives its buffer back while waiting
+	// only when it reads a *net.TCPConn itself, and ours goes through countingConn), while a
+	// payload bigger than the buffer is read straight into the message.
 	DefaultReadBufferSize = 512
 	// DefaultWriteBufferSize is the write buffer a Conn asks of package ws, small for the same
 	// reason: a bigger message is masked in a buffer package ws shares between connections.
