@@ -186,3 +186,64 @@ func TestMaskCopyMatchesMask(t *testing.T) {
 		require.True(t, bytes.Equal(orig, src), "the source is never modified")
 	}
 }
+
+// maskCopy must write exactly what RFC 6455 §5.3 makes of src, octet by
+// octet from any key phase (the reference Mask is held to), for every length
+// through several 64-byte blocks and the 8-byte and byte tails, at any
+// alignment of source and destination; it must return the same rotated key,
+// leave src untouched and write nothing past len(src) in dst.
+func TestMaskCopyEveryLengthPhaseAndOffset(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 13))
+	wire := [4]byte{0x8e, 0x01, 0x5c, 0xf3}
+	const guard = 0xA5
+	for n := 0; n <= 300; n++ {
+		for phase := range 4 {
+			key := maskKeyAt(wire, phase)
+			for _, srcOff := range []int{0, 1, 3, 7} {
+				for _, dstOff := range []int{0, 1, 5, 8} {
+					srcBuf := make([]byte, srcOff+n)
+					for i := range srcBuf {
+						srcBuf[i] = byte(r.Uint32())
+					}
+					src := srcBuf[srcOff:]
+					orig := bytes.Clone(src)
+
+					want := bytes.Clone(src)
+					maskReference(want, wire, phase)
+					dstBuf := bytes.Repeat([]byte{guard}, dstOff+n+16)
+					got := maskCopy(dstBuf[dstOff:], src, key)
+
+					require.True(t, bytes.Equal(want, dstBuf[dstOff:dstOff+n]), "n=%d phase=%d src+%d dst+%d", n, phase, srcOff, dstOff)
+					require.Equal(t, maskKeyAt(wire, phase+n), got, "n=%d phase=%d: returned key", n, phase)
+					require.True(t, bytes.Equal(orig, src), "the source is never modified")
+					require.Equal(t, dstOff, bytes.Count(dstBuf[:dstOff], []byte{guard}), "n=%d: a byte before dst written", n)
+					require.Equal(t, 16, bytes.Count(dstBuf[dstOff+n:], []byte{guard}), "n=%d: a byte past len(src) written", n)
+				}
+			}
+		}
+	}
+}
+
+// maskCopy over a frame cut into pieces at every 64-byte block boundary and
+// off it gives the same bytes as one call: the returned key carries the phase
+// from one piece to the next, as writeMasked relies on for 64 KiB pieces.
+func TestMaskCopyPiecesEqualWhole(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	src := make([]byte, 4096+13)
+	for i := range src {
+		src[i] = byte(r.Uint32())
+	}
+	key := r.Uint32()
+	whole := make([]byte, len(src))
+	wantKey := maskCopy(whole, src, key)
+	for _, piece := range []int{1, 3, 7, 8, 63, 64, 65, 127, 1000, 4096} {
+		got := make([]byte, len(src))
+		k := key
+		for off := 0; off < len(src); off += piece {
+			end := min(off+piece, len(src))
+			k = maskCopy(got[off:end], src[off:end], k)
+		}
+		require.True(t, bytes.Equal(whole, got), "pieces of %d", piece)
+		require.Equal(t, wantKey, k, "pieces of %d", piece)
+	}
+}

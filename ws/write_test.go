@@ -2,8 +2,9 @@ package ws
 
 import (
 	"bytes"
-	"fmt"
-	"io"
+	"encoding/binary"
+	"errors"
+	"math/rand/v2"
 	"sync"
 	"testing"
 	"time"
@@ -296,5 +297,154 @@ func (r *replayConn) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-var _ = fmt.Sprint
-var _ = io.EOF
+// The header encoder (putHeader, which AppendHeader and the write path
+// share) must use the minimal length encoding of RFC 6455 §5.2 and put the
+// masking key in wire order, for every field combination and at every
+// length-encoding boundary; ParseHeader, written separately, reads it back.
+func TestHeaderEncodingIsMinimalAndRoundTrips(t *testing.T) {
+	lengths := []int64{0, 1, 64, 124, 125, 126, 127, 255, 256, 1000, 0xFFFE, 0xFFFF, 0x10000, 0x10001, 1 << 20, 1<<32 + 5, 1<<62 + 3}
+	ops := []Opcode{OpContinuation, OpText, OpBinary, OpClose, OpPing, OpPong}
+	for _, n := range lengths {
+		want := 2 // §5.2: 7-bit length up to 125, then 16-bit, then 64-bit
+		switch {
+		case n > 0xFFFF:
+			want = 10
+		case n > 125:
+			want = 4
+		}
+		for _, op := range ops {
+			for _, fin := range []bool{false, true} {
+				for _, rsv := range []byte{0, Rsv1, Rsv1 | Rsv2 | Rsv3} {
+					for _, masked := range []bool{false, true} {
+						key := uint32(0xd3c2b1a0) ^ uint32(n)
+						h := Header{Fin: fin, Rsv: rsv, Opcode: op, Masked: masked, Length: n}
+						size := want
+						if masked {
+							binary.LittleEndian.PutUint32(h.Mask[:], key)
+							size += 4
+						}
+						var b [MaxHeaderSize]byte
+						got := b[:putHeader(&b, fin, rsv, op, masked, key, n)]
+						require.Len(t, got, size, "n=%d op=%s fin=%v rsv=%#x masked=%v", n, op, fin, rsv, masked)
+						require.Equal(t, got, AppendHeader(nil, h))
+						back, parsed, err := ParseHeader(got)
+						require.NoError(t, err)
+						require.Equal(t, size, parsed)
+						require.Equal(t, h, back)
+					}
+				}
+			}
+		}
+	}
+}
+
+// A client frame larger than the Conn's small-frame array is masked into
+// pooled buffers, in pieces for a message over 64 KiB; whatever the size
+// and the source's alignment, a server Conn must read back exactly the
+// message (RFC 6455 §5.3: unmasking with the frame's key restores it), and
+// the caller's slice must be left as it was.
+func TestLargeClientFrameRoundTrip(t *testing.T) {
+	c, s := pipePair(t, nil, nil)
+	r := rand.New(rand.NewPCG(3, 4))
+	backing := make([]byte, 1<<20+64)
+	for i := range backing {
+		backing[i] = byte(r.Uint32())
+	}
+	sizes := []int{smallFrame, smallFrame + 1, 1000, pooledFrame - 1, pooledFrame, pooledFrame + 1, 3*pooledFrame - 5, 1 << 20}
+	for _, n := range sizes {
+		for _, off := range []int{0, 1, 14, 63} {
+			msg := backing[off : off+n]
+			orig := bytes.Clone(msg)
+			errc := make(chan error, 1)
+			go func() { errc <- c.WriteMessage(OpBinary, msg) }()
+			op, got, err := s.ReadMessage()
+			require.NoError(t, err)
+			require.NoError(t, <-errc)
+			require.Equal(t, OpBinary, op)
+			require.True(t, bytes.Equal(orig, got), "n=%d off=%d: the server read other bytes", n, off)
+			require.True(t, bytes.Equal(orig, msg), "n=%d off=%d: WriteMessage modified the caller's slice", n, off)
+		}
+	}
+}
+
+// recordConn keeps a copy of every write, and fails the write numbered
+// failAt (counting from 1) if failAt is set.
+type recordConn struct {
+	nopConn
+	writes [][]byte
+	failAt int
+	closed bool
+}
+
+var errRecordConn = errors.New("record conn: write failed")
+
+func (r *recordConn) Write(p []byte) (int, error) {
+	r.writes = append(r.writes, bytes.Clone(p))
+	if len(r.writes) == r.failAt {
+		return 0, errRecordConn
+	}
+	return len(p), nil
+}
+
+func (r *recordConn) Close() error { r.closed = true; return nil }
+
+// A large client frame goes out as one write when its payload fits a pooled
+// buffer (up to 64 KiB), else in 64 KiB pieces, the header with the first;
+// the bytes on the wire are one masked frame (RFC 6455 §5.2, §5.3) with a
+// key different from the previous frame's.
+func TestLargeClientFrameWrites(t *testing.T) {
+	rc := &recordConn{}
+	c := NewConn(rc, nil, RoleClient, "", nil)
+	var prevKey [4]byte
+	for _, n := range []int{smallFrame + 1, pooledFrame, pooledFrame + 1, 1<<20 + 3} {
+		rc.writes = nil
+		msg := make([]byte, n)
+		for i := range msg {
+			msg[i] = byte(i*31 + i>>8)
+		}
+		require.NoError(t, c.WriteMessage(OpBinary, msg))
+		wantWrites := (n + pooledFrame - 1) / pooledFrame
+		require.Len(t, rc.writes, wantWrites, "n=%d", n)
+		var wire []byte
+		for _, w := range rc.writes {
+			wire = append(wire, w...)
+		}
+		h, size, err := ParseHeader(wire)
+		require.NoError(t, err)
+		for i, w := range rc.writes {
+			piece := len(w)
+			if i == 0 {
+				piece -= size // the header travels with the first piece
+			}
+			want := pooledFrame
+			if i == wantWrites-1 {
+				want = n - (wantWrites-1)*pooledFrame
+			}
+			require.Equal(t, want, piece, "n=%d: payload bytes in write %d", n, i)
+		}
+		require.True(t, h.Fin)
+		require.True(t, h.Masked, "RFC 6455 §5.1: a client masks every frame")
+		require.NotEqual(t, prevKey, h.Mask, "RFC 6455 §5.3: a fresh key per frame")
+		prevKey = h.Mask
+		require.Equal(t, int64(n), h.Length)
+		payload := wire[size:]
+		require.Len(t, payload, n)
+		Mask(payload, MaskKeyWord(h.Mask))
+		require.True(t, bytes.Equal(msg, payload), "n=%d: unmasked payload differs", n)
+	}
+}
+
+// A write that fails part way through a large frame leaves the stream
+// unusable (part of a frame may be out), so the error is sticky: every later
+// write returns it without touching the conn, and the conn is closed.
+func TestLargeClientFrameWriteErrorIsSticky(t *testing.T) {
+	rc := &recordConn{failAt: 2}
+	c := NewConn(rc, nil, RoleClient, "", nil)
+	err := c.WriteMessage(OpBinary, make([]byte, 3*pooledFrame))
+	require.ErrorIs(t, err, errRecordConn)
+	require.Len(t, rc.writes, 2, "no piece is written after the failed one")
+	require.True(t, rc.closed, "the conn is closed after a failed write")
+	require.ErrorIs(t, c.WriteMessage(OpBinary, []byte("small")), errRecordConn)
+	require.ErrorIs(t, c.WriteMessage(OpBinary, make([]byte, 2*pooledFrame)), errRecordConn)
+	require.Len(t, rc.writes, 2, "later writes never reach the conn")
+}
