@@ -226,7 +226,7 @@ func TestMaskCopyEveryLengthPhaseAndOffset(t *testing.T) {
 
 // maskCopy over a frame cut into pieces at every 64-byte block boundary and
 // off it gives the same bytes as one call: the returned key carries the phase
-// from one piece to the next, as writeMasked relies on for 64 KiB pieces.
+// from one piece to the next, as writePooled relies on for 64 KiB pieces.
 func TestMaskCopyPiecesEqualWhole(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
 	src := make([]byte, 4096+13)

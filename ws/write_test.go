@@ -448,3 +448,26 @@ func TestLargeClientFrameWriteErrorIsSticky(t *testing.T) {
 	require.ErrorIs(t, c.WriteMessage(OpBinary, make([]byte, 2*pooledFrame)), errRecordConn)
 	require.Len(t, rc.writes, 2, "later writes never reach the conn")
 }
+
+// A server frame up to writevMin leaves in one write, header and payload
+// together (on TCP one write costs less than a writev of two buffers); a
+// larger one is handed over as header and payload without copying the
+// payload (over a conn that cannot writev, as here, two writes). Either way
+// the bytes are one unmasked frame (RFC 6455 §5.1).
+func TestServerFrameWrites(t *testing.T) {
+	rc := &recordConn{}
+	c := NewConn(rc, nil, RoleServer, "", nil)
+	for _, tc := range []struct{ n, writes int }{
+		{smallFrame + 1, 1}, {1024, 1}, {writevMin, 1}, {writevMin + 1, 2}, {1 << 20, 2},
+	} {
+		rc.writes = nil
+		msg := bytes.Repeat([]byte{0xA5}, tc.n)
+		require.NoError(t, c.WriteMessage(OpBinary, msg))
+		require.Len(t, rc.writes, tc.writes, "payload %d", tc.n)
+		wire := bytes.Join(rc.writes, nil)
+		h, hn, err := ParseHeader(wire)
+		require.NoError(t, err)
+		assert.Equal(t, Header{Fin: true, Opcode: OpBinary, Length: int64(tc.n)}, h)
+		assert.Equal(t, msg, wire[hn:])
+	}
+}
