@@ -64,10 +64,20 @@ func (c *Conn) ReadMessage() (Opcode, []byte, error) {
 // resumes the same message.
 func (c *Conn) ReadMessageInto(buf []byte) (Opcode, []byte, error) {
 	c.readMu.Lock()
-	defer c.readMu.Unlock()
+	// The fast path calls no handler and cannot panic, so it unlocks
+	// without a defer.
 	if op, msg, ok := c.readBufferedFrameLocked(buf); ok {
+		c.readMu.Unlock()
 		return op, msg, nil
 	}
+	return c.readMessageWaitLocked(buf)
+}
+
+// readMessageWaitLocked is ReadMessageInto past its fast path: it waits for
+// data if there is none and reads the message frame by frame. It releases
+// readMu, deferred, since ping and close handlers run inside it.
+func (c *Conn) readMessageWaitLocked(buf []byte) (Opcode, []byte, error) {
+	defer c.readMu.Unlock()
 	if c.idleLocked() {
 		if err := c.awaitBytesLocked(); err != nil {
 			return 0, buf[:0], err
