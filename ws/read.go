@@ -279,7 +279,9 @@ func (c *Conn) readMessageLocked(p []byte) (int, error) {
 }
 
 // readRawLocked reads payload bytes of the open message across its frames,
-// unmasking them, and returns io.EOF after the final frame.
+// unmasking them, and returns io.EOF after the final frame — together with
+// the last bytes when they end it, as io.Reader allows, which spares a
+// streaming reader one more call (and lock) per message.
 func (c *Conn) readRawLocked(p []byte) (int, error) {
 	for c.frameLeft == 0 {
 		if c.frameFin {
@@ -304,6 +306,9 @@ func (c *Conn) readRawLocked(p []byte) (int, error) {
 	}
 	if err != nil {
 		return n, c.readFailedLocked(err)
+	}
+	if c.frameLeft == 0 && c.frameFin {
+		return n, io.EOF
 	}
 	return n, nil
 }

@@ -297,3 +297,24 @@ func TestReadMessageIntoReusesBuffer(t *testing.T) {
 		require.Equal(t, &buf[:1][0], &msg[:1][0], "the caller's buffer is reused")
 	}
 }
+
+// io.Reader lets the last bytes come with io.EOF; the stream reader does so
+// when they end the final fragment, and keeps returning io.EOF after.
+func TestStreamReaderReturnsEOFWithTheLastBytes(t *testing.T) {
+	c, peer := newRawPeer(t, RoleClient, nil)
+	peer.send(false, OpText, []byte("hel"))
+	peer.send(true, OpContinuation, []byte("lo"))
+	op, r, err := c.NextReader()
+	require.NoError(t, err)
+	require.Equal(t, OpText, op)
+	p := make([]byte, 64)
+	n, err := r.Read(p)
+	require.NoError(t, err, "the first fragment does not end the message")
+	assert.Equal(t, "hel", string(p[:n]))
+	n, err = r.Read(p)
+	require.ErrorIs(t, err, io.EOF)
+	assert.Equal(t, "lo", string(p[:n]))
+	n, err = r.Read(p)
+	assert.Zero(t, n)
+	require.ErrorIs(t, err, io.EOF)
+}
