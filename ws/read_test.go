@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -317,4 +318,60 @@ func TestStreamReaderReturnsEOFWithTheLastBytes(t *testing.T) {
 	n, err = r.Read(p)
 	assert.Zero(t, n)
 	require.ErrorIs(t, err, io.EOF)
+}
+
+// A frame whose payload straddles the end of the read buffer is read by the
+// fast path in two steps; a masked one must be unmasked with the key phase
+// carried across them (RFC 6455 §5.3), and a read deadline that expires
+// between them must leave the message resumable with the bytes returned.
+func TestStraddlingFrameResumesAfterATimeout(t *testing.T) {
+	c, peer := newRawPeer(t, RoleServer, &Options{ReadBufferSize: minReadBuffer})
+	payload := make([]byte, 1001) // odd, so the key phase moves
+	for i := range payload {
+		payload[i] = byte(i * 7)
+	}
+	frame := frameBytes(true, 0, OpBinary, true, payload)
+	peer.write(frame[:301]) // header and part of the payload: 293 bytes, key phase 1
+	require.NoError(t, c.SetReadDeadline(time.Now().Add(50*time.Millisecond)))
+	_, got, err := c.ReadMessageInto(make([]byte, 0, 2048))
+	var ne net.Error
+	require.ErrorAs(t, err, &ne)
+	require.True(t, ne.Timeout())
+	require.NotEmpty(t, got, "the bytes read before the timeout come back")
+	assert.Equal(t, payload[:len(got)], got)
+
+	require.NoError(t, c.SetReadDeadline(time.Time{}))
+	peer.write(frame[301:])
+	op, msg, err := c.ReadMessageInto(got)
+	require.NoError(t, err)
+	assert.Equal(t, OpBinary, op)
+	assert.Equal(t, payload, msg)
+
+	// The next message starts clean.
+	peer.send(true, OpBinary, []byte("next"))
+	_, msg, err = c.ReadMessageInto(msg)
+	require.NoError(t, err)
+	assert.Equal(t, "next", string(msg))
+}
+
+func TestStraddlingFramesReadWhole(t *testing.T) {
+	for _, role := range []Role{RoleClient, RoleServer} {
+		c, peer := newRawPeer(t, role, &Options{ReadBufferSize: minReadBuffer})
+		var want [][]byte
+		var wire []byte
+		for i := range 20 {
+			p := bytes.Repeat([]byte{byte(i)}, 100+37*i) // sizes that cross the 256-byte buffer at every offset
+			want = append(want, p)
+			wire = append(wire, frameBytes(true, 0, OpBinary, role == RoleServer, p)...)
+		}
+		go peer.write(wire)
+		var buf []byte
+		for i, p := range want {
+			op, msg, err := c.ReadMessageInto(buf)
+			require.NoError(t, err, "%s message %d", role, i)
+			assert.Equal(t, OpBinary, op)
+			assert.Equal(t, p, msg, "%s message %d", role, i)
+			buf = msg
+		}
+	}
 }
