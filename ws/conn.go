@@ -35,10 +35,12 @@ const (
 type Options struct {
 	// ReadBufferSize sizes the read buffer and WriteBufferSize the fragments
 	// of a streamed message (NextWriter); 0 means DefaultBufferSize. The read
-	// buffer is rounded up to a power of two (so that it can be pooled) and
-	// held only while there are bytes to read: a connection waiting for its
-	// peer holds none. Whole messages need no write buffer: small frames are
-	// built inside the Conn, large ones in pooled buffers or sent with writev.
+	// buffer is rounded up to a power of two (so that it can be pooled); on
+	// a *net.TCPConn or *net.UnixConn it is held only while there are bytes
+	// to read, so a connection waiting for its peer holds none (other conns,
+	// TLS among them, keep theirs). Whole messages need no write buffer:
+	// small frames are built inside the Conn, large ones in pooled buffers or
+	// sent with writev.
 	ReadBufferSize, WriteBufferSize int
 	// ReadLimit is the largest message accepted, counted after
 	// decompression; 0 means DefaultReadLimit, a negative value means no
