@@ -1,7 +1,6 @@
 package ws
 
 import (
-	"errors"
 	"io"
 	"math/bits"
 	"net"
@@ -112,10 +111,6 @@ func (b *readBuffer) buffered() []byte { return b.buf[b.r:b.w] }
 // discard consumes n buffered bytes; n must not exceed len(buffered()).
 func (b *readBuffer) discard(n int) { b.r += n }
 
-// errNoProgress is returned when the source keeps returning no data and no
-// error, which would otherwise spin the reader for ever.
-var errNoProgress = errors.New("ws: the connection returned no data and no error")
-
 // fill reads at least one more byte into the buffer, first moving the unread
 // bytes to its front. On a socket with nothing to read and nothing buffered,
 // the buffer is released while waiting.
@@ -138,6 +133,8 @@ func (b *readBuffer) fill() error {
 	if b.buf == nil {
 		b.acquire()
 	}
+	// A conn that keeps returning no data and no error would spin the
+	// reader for ever: io.ErrNoProgress after 100 such reads, as bufio does.
 	for range 100 {
 		n, err := b.src.Read(b.buf[b.w:])
 		b.w += n
@@ -149,7 +146,7 @@ func (b *readBuffer) fill() error {
 			return err
 		}
 	}
-	return errNoProgress
+	return io.ErrNoProgress
 }
 
 // peek returns the next n bytes without consuming them, reading as needed;
@@ -182,7 +179,7 @@ func (b *readBuffer) read(p []byte) (int, error) {
 					return 0, err
 				}
 			}
-			return 0, errNoProgress
+			return 0, io.ErrNoProgress
 		}
 		if err := b.fill(); err != nil {
 			return 0, err

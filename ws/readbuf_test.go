@@ -75,7 +75,7 @@ func (stuckConn) Read([]byte) (int, error) { return 0, nil }
 func TestReadBufferStopsOnAConnThatMakesNoProgress(t *testing.T) {
 	c := NewConn(stuckConn{}, nil, RoleClient, "", nil)
 	_, _, err := c.ReadMessage()
-	require.ErrorIs(t, err, errNoProgress)
+	require.ErrorIs(t, err, io.ErrNoProgress)
 }
 
 func TestNewConnTakesMoreBufferedFramesThanItsBufferHolds(t *testing.T) {
