@@ -233,14 +233,18 @@ func (u *Upgrader) Upgrade(w http.ResponseWriter, r *http.Request, responseHeade
 	}
 	// net/http sets deadlines of its own; the WebSocket starts with none.
 	_ = nc.SetDeadline(time.Time{})
-	if _, err := nc.Write(appendResponse(make([]byte, 0, 256), n, responseHeader)); err != nil {
+	resp := appendResponse(make([]byte, 0, 256), n, responseHeader)
+	if _, err := nc.Write(resp); err != nil {
 		_ = nc.Close()
 		return nil, fmt.Errorf("ws: writing the handshake response: %w", err)
 	}
 	// Bytes the client sent after its request were read into net/http's
 	// buffer; they are our first frames. NewConn copies them out and never
-	// reads the hijacked reader again.
+	// reads the hijacked reader again. The request itself was read by
+	// net/http, which does not say how long it was: only the response is
+	// counted.
 	c := NewConn(nc, brw.Reader, RoleServer, n.protocol, &u.Options)
+	c.countHandshake(len(resp), 0)
 	c.compression = n.compression
 	return c, nil
 }
@@ -303,10 +307,12 @@ func (u *Upgrader) upgradeConn(nc net.Conn, responseHeader http.Header) (*Conn, 
 		writeHTTPError(nc, herr.StatusCode, h)
 		return nil, r, herr
 	}
-	if _, err := nc.Write(appendResponse(make([]byte, 0, 256), n, responseHeader)); err != nil {
+	resp := appendResponse(make([]byte, 0, 256), n, responseHeader)
+	if _, err := nc.Write(resp); err != nil {
 		return nil, r, fmt.Errorf("ws: writing the handshake response: %w", err)
 	}
 	c := NewConn(nc, br, RoleServer, n.protocol, &u.Options)
+	c.countHandshake(len(resp), head.headBytes(limit, br))
 	c.compression = n.compression
 	return c, r, nil
 }

@@ -18,6 +18,11 @@ func (c *Conn) writeCloseFrame(payload []byte) error {
 	_ = c.conn.SetWriteDeadline(time.Now().Add(c.closeTimeout))
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
+	return c.writeCloseFrameLocked(payload)
+}
+
+// writeCloseFrameLocked is writeCloseFrame with writeMu held.
+func (c *Conn) writeCloseFrameLocked(payload []byte) error {
 	if c.closeSent {
 		return errCloseSent
 	}
@@ -122,8 +127,85 @@ func (c *Conn) Close(code StatusCode, reason string) error {
 // CloseNow closes the TCP connection at once, without a closing handshake:
 // for a peer that cannot be trusted to answer, or a process going down. Both
 // readers and writers then get ErrClosed.
+//
+// On a connection that already failed (a *ProtocolError), the socket is
+// closing by itself: after the close frame that failed it, it lingers a
+// bounded time (at most CloseTimeout) so that frame reaches the peer rather
+// than being destroyed by a reset (lingerClose). CloseNow leaves that to
+// finish, so the common "defer c.CloseNow()" in a handler does not undo it.
 func (c *Conn) CloseNow() error {
 	c.closing.Store(true)
+	if c.lingering.Load() {
+		return nil
+	}
 	c.closeTCP()
 	return nil
+}
+
+// lingerClose ends a connection this end failed (failLocked) without
+// destroying the close frame it just sent. Closing the socket at once while
+// the peer is still sending — the usual case when a message broke the read
+// limit — leaves unread bytes in the kernel, which then answers with a TCP
+// reset, and a reset makes the peer's kernel drop whatever it had not yet
+// delivered, our close frame included: the peer sees 1006 instead of our
+// code. So, as HTTP servers do with a lingering close, it half-closes our
+// side (the close frame is the last thing we send, RFC 6455 §5.5.1), reads
+// and discards what the peer still sends, and closes the socket when the
+// peer's close frame arrives (a server, RFC 6455 §7.1.1: it closes TCP
+// first), when the peer closes TCP, or after the close timeout.
+//
+// It runs on a goroutine of its own, so the read that failed returns at
+// once. The sticky read error keeps every other reader away from the read
+// buffer, which is this goroutine's from now on. skip is how many bytes
+// remain to the next frame header, or -1 if the framing was lost: then it
+// only waits for the TCP close.
+func (c *Conn) lingerClose(skip int64) {
+	defer c.closeTCP()
+	if cw, ok := c.conn.(interface{ CloseWrite() error }); ok {
+		_ = cw.CloseWrite()
+	}
+	_ = c.conn.SetReadDeadline(time.Now().Add(c.closeTimeout))
+	var scratch [512]byte
+	for {
+		if skip != 0 {
+			p := scratch[:]
+			if skip > 0 && skip < int64(len(p)) {
+				p = p[:skip]
+			}
+			n, err := c.rb.read(p)
+			if err != nil {
+				return
+			}
+			if skip > 0 {
+				skip -= int64(n)
+			}
+			continue
+		}
+		if _, err := c.rb.peek(2); err != nil {
+			return
+		}
+		h, n, err := ParseHeader(c.rb.buffered())
+		if err == ErrShortHeader {
+			var b []byte
+			if b, err = c.rb.peek(n); err != nil {
+				return
+			}
+			h, n, err = ParseHeader(b)
+		}
+		if err != nil || h.Length > maxFrameSkip {
+			skip = -1
+			continue
+		}
+		if h.Opcode == OpClose && c.role == RoleServer && h.Length <= MaxControlPayload {
+			// The peer's answer: the handshake is complete. Its
+			// payload is read too, so that no byte is left unread in
+			// the socket to turn our close into a reset.
+			_, _ = c.rb.peek(n + int(h.Length))
+			return
+		}
+		// A client waits for the server's TCP close, skipping even the
+		// server's close frame.
+		c.rb.discard(n)
+		skip = h.Length
+	}
 }

@@ -54,6 +54,38 @@ type Options struct {
 	CloseTimeout time.Duration
 	// Compression enables permessage-deflate (RFC 7692) when not nil.
 	Compression *CompressionOptions
+
+	// IdleTimeout, when positive, fails the connection once nothing at all
+	// (no frame, no byte) has arrived from the peer for this long: after
+	// between IdleTimeout and 1.25 × IdleTimeout of silence the peer gets a
+	// close frame with CloseGoingAway, the TCP connection is closed, and
+	// the reader returns a *TimeoutError wrapping ErrIdleTimeout. Off by
+	// default: RFC 6455 lets a connection stay silent for ever, and many
+	// do. A server that must not keep dead clients' goroutines and buffers
+	// sets it, or PingInterval, or both.
+	IdleTimeout time.Duration
+	// PingInterval, when positive, sends a ping every interval, whatever
+	// other traffic flows (which also keeps NAT and proxy mappings alive),
+	// and fails the connection like IdleTimeout does, with ErrPongTimeout,
+	// when nothing arrives within PongTimeout after a ping. Any byte from
+	// the peer counts as the answer, not only the pong: a busy peer's pong
+	// may wait behind a long message. The pongs are read, like every
+	// frame, by the goroutine that reads messages: a connection nobody
+	// reads fails after its first ping. Off by default.
+	PingInterval time.Duration
+	// PongTimeout bounds the wait after each keepalive ping; 0 means
+	// PingInterval (something must come back before the next ping is due).
+	PongTimeout time.Duration
+	// PingPayload is the application data of keepalive pings (at most 125
+	// bytes); empty by default.
+	PingPayload []byte
+}
+
+func (o *Options) pongTimeout() time.Duration {
+	if o.PongTimeout > 0 {
+		return o.PongTimeout
+	}
+	return o.PingInterval
 }
 
 func (o *Options) readLimit() int64 {
@@ -129,8 +161,9 @@ type Conn struct {
 	iov       net.Buffers
 	iovArr    [2][]byte
 	keys      maskKeySource
-	writeErr  error // sticky, guarded by writeMu
-	closeSent bool  // guarded by writeMu
+	writeErr  error        // sticky, guarded by writeMu
+	sent      atomic.Int64 // bytes written to conn (BytesSent)
+	closeSent bool         // guarded by writeMu
 	mw        messageWriter
 
 	// Closing state.
@@ -140,7 +173,13 @@ type Conn struct {
 	tcpOnce     sync.Once
 	tcpClosed   chan struct{} // closed when the net.Conn is closed
 	closing     atomic.Bool   // Close has begun
+	lingering   atomic.Bool   // a failed conn waits for the peer to take its close frame
 	compression *deflateState
+
+	// Silent peers (keepalive.go, ping.go).
+	keepalive *keepalive                   // nil unless IdleTimeout or PingInterval
+	localErr  atomic.Pointer[TimeoutError] // why this end gave up, if it did
+	pongs     pongWaiters                  // Ping calls waiting for their pong
 }
 
 // NewConn wraps a net.Conn on which the opening handshake has already taken
@@ -171,6 +210,7 @@ func NewConn(c net.Conn, br *bufio.Reader, role Role, subprotocol string, opts *
 	wc.rb.init(c, opts.ReadBufferSize, pending)
 	wc.mr.c = wc
 	wc.mw.c = wc
+	wc.startKeepalive(opts)
 	return wc
 }
 
@@ -180,6 +220,27 @@ func (c *Conn) Subprotocol() string { return c.subprotocol }
 
 // Role returns which end of the connection this is.
 func (c *Conn) Role() Role { return c.role }
+
+// BytesReceived returns how many bytes were read from the network
+// connection: every frame as it came off the wire, and on a Conn from Dial
+// or UpgradeConn the opening handshake's response or request head too. It
+// is what a program meters traffic with (Workerman's $bytesRead), and
+// counting it here rather than in a wrapper around the net.Conn keeps the
+// TCP fast paths (rawread_unix.go) usable. Safe to call from any goroutine.
+func (c *Conn) BytesReceived() int64 { return c.rb.received.Load() }
+
+// BytesSent returns how many bytes were written to the network connection:
+// every frame, and on a Conn from Dial or an Upgrader the opening
+// handshake's request or response. Safe to call from any goroutine.
+func (c *Conn) BytesSent() int64 { return c.sent.Load() }
+
+// countHandshake adds the opening handshake's bytes to the counters: the
+// head sent and, on top of the frames that arrived with it (NewConn counts
+// those), the head received.
+func (c *Conn) countHandshake(sent, received int) {
+	c.sent.Add(int64(sent))
+	c.rb.received.Add(int64(received))
+}
 
 // LocalAddr returns the local network address.
 func (c *Conn) LocalAddr() net.Addr { return c.conn.LocalAddr() }
@@ -243,6 +304,9 @@ func (c *Conn) closeTCP() {
 		// Signal first: a reader woken by the Close must already see
 		// that it was ours, not the peer's.
 		close(c.tcpClosed)
+		if c.keepalive != nil {
+			c.keepalive.stop()
+		}
 		_ = c.conn.Close()
 	})
 }

@@ -389,6 +389,7 @@ func (d *Dialer) handshake(nc net.Conn, u *url.URL) (*Conn, *http.Response, erro
 		}
 	}
 	c := NewConn(nc, br, RoleClient, protocol, &d.Options)
+	c.countHandshake(len(reqBytes), head.headBytes(limit, br))
 	c.compression = ds
 	return c, resp, nil
 }

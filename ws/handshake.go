@@ -344,6 +344,12 @@ type headLimitReader struct {
 	remaining int64
 }
 
+// headBytes is how much of what l read belongs to the head: all of it but
+// the frames still buffered behind the head in br.
+func (l *headLimitReader) headBytes(limit int64, br *bufio.Reader) int {
+	return int(limit-l.remaining) - br.Buffered()
+}
+
 // Read implements io.Reader with the cap.
 func (l *headLimitReader) Read(p []byte) (int, error) {
 	if l.remaining <= 0 {

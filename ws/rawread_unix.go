@@ -79,6 +79,7 @@ func (b *readBuffer) tryRead(fd uintptr) bool {
 			b.raw.err = io.EOF
 		default:
 			b.w += n
+			b.received.Add(int64(n))
 		}
 		return true
 	}

@@ -93,7 +93,7 @@ func (c *Conn) readMessageWaitLocked(buf []byte) (Opcode, []byte, error) {
 // idleLocked reports whether the reader sits between messages with nothing
 // buffered: the state of a connection whose peer is silent.
 func (c *Conn) idleLocked() bool {
-	return c.rb.r == c.rb.w && c.readErr == nil && !c.msgResume && (c.msgOp == 0 || c.msgEOF)
+	return c.readErr == nil && c.rb.r == c.rb.w && !c.msgResume && (c.msgOp == 0 || c.msgEOF)
 }
 
 // awaitBytesLocked waits until the peer sends something. The reading
@@ -134,13 +134,7 @@ func (c *Conn) readMessageIntoLocked(buf []byte) (Opcode, []byte, error) {
 			}
 		}
 		if len(buf) == cap(buf) {
-			grow := 512
-			if !c.msgDeflt && c.frameLeft > 0 {
-				grow = int(min(c.frameLeft, 1<<30))
-			} else if len(buf) > grow {
-				grow = len(buf)
-			}
-			buf = slices.Grow(buf, grow)
+			buf = slices.Grow(buf, c.growthLocked(len(buf)))
 		}
 		n, err := c.readMessageLocked(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
@@ -152,6 +146,36 @@ func (c *Conn) readMessageIntoLocked(buf []byte) (Opcode, []byte, error) {
 			return c.msgOp, buf, err
 		}
 	}
+}
+
+// minGrowth is the first step of a message buffer that must grow: a whole
+// read buffer's worth, so a small message needs one allocation.
+const minGrowth = DefaultBufferSize
+
+// growthLocked is how many bytes a full message buffer of length n grows
+// by. It follows what has arrived, never what the peer declared: a frame
+// header may announce 16 MiB and then send nothing, and reserving the
+// declared length at once would let a few such headers hold the process's
+// memory for bytes that never come (the bug class of trusting a length
+// before its bytes exist). The buffer at least doubles, so a message of L
+// bytes takes O(log L) steps and about 2L bytes of copying; it takes in at
+// once whatever is already buffered, and in the message's final frame it
+// never grows past what that frame still declares, so the last step of a
+// long message fits it exactly.
+func (c *Conn) growthLocked(n int) int {
+	grow := max(n, minGrowth, len(c.rb.buffered()))
+	if !c.msgDeflt && c.frameFin && c.frameLeft > 0 && int64(grow) > c.frameLeft {
+		// In the final frame the declared rest is an upper bound: the
+		// message cannot need more, so the last step fits exactly.
+		grow = int(c.frameLeft)
+	}
+	if c.readLimit >= 0 {
+		// Never past the read limit: the message cannot get longer.
+		if room := c.readLimit - int64(n); room > 0 && int64(grow) > room {
+			grow = int(room)
+		}
+	}
+	return max(grow, 1)
 }
 
 // readBufferedFrameLocked is ReadMessageInto's fast path: when no message is
@@ -167,8 +191,13 @@ func (c *Conn) readMessageIntoLocked(buf []byte) (Opcode, []byte, error) {
 // shape of it is accepted, and testing for that shape is cheaper than
 // decoding every field: this is where the time of a small read goes.
 func (c *Conn) readBufferedFrameLocked(buf []byte) (Opcode, []byte, bool) {
+	// readErr first: once the connection failed, the read buffer belongs
+	// to the lingering close (closing.go).
+	if c.readErr != nil || (c.msgOp != 0 && !c.msgEOF) || c.msgResume {
+		return 0, nil, false
+	}
 	b := c.rb.buffered()
-	if len(b) < 2 || c.readErr != nil || (c.msgOp != 0 && !c.msgEOF) || c.msgResume {
+	if len(b) < 2 {
 		return 0, nil, false
 	}
 	// RFC 6455 §5.2: FIN set, RSV1-3 clear, opcode text (0x1) or binary
@@ -335,6 +364,7 @@ func (c *Conn) nextDataFrameLocked() error {
 		if err != nil {
 			// The only parse error left is a 64-bit length with its top
 			// bit set (§5.2).
+			c.frameLeft = -1 // the frame's end is unknown
 			return c.failLocked(protocolErr(CloseProtocolError, err, "frame header"))
 		}
 		var allowed byte
@@ -342,7 +372,7 @@ func (c *Conn) nextDataFrameLocked() error {
 			allowed = Rsv1
 		}
 		if err := CheckHeader(h, c.role, allowed); err != nil {
-			return c.failLocked(err.(*ProtocolError))
+			return c.failFrameLocked(err.(*ProtocolError), n, h.Length)
 		}
 		if h.Opcode.IsControl() {
 			// Peek at the whole control frame before consuming any of it,
@@ -368,10 +398,10 @@ func (c *Conn) nextDataFrameLocked() error {
 		// "a message MUST NOT be interleaved with another" data message.
 		if h.Opcode == OpContinuation {
 			if c.msgOp == 0 {
-				return c.failLocked(protocolErr(CloseProtocolError, ErrUnexpectedContinuation, ""))
+				return c.failFrameLocked(protocolErr(CloseProtocolError, ErrUnexpectedContinuation, ""), n, h.Length)
 			}
 		} else if c.msgOp != 0 {
-			return c.failLocked(protocolErr(CloseProtocolError, ErrMessageInterrupted, "%s frame", h.Opcode))
+			return c.failFrameLocked(protocolErr(CloseProtocolError, ErrMessageInterrupted, "%s frame", h.Opcode), n, h.Length)
 		}
 		if h.Opcode != OpContinuation {
 			c.msgOp, c.msgEOF, c.msgLen = h.Opcode, false, 0
@@ -385,7 +415,7 @@ func (c *Conn) nextDataFrameLocked() error {
 		// that size is read or allocated; compressed messages are checked
 		// on their inflated size instead.
 		if !c.msgDeflt && c.readLimit >= 0 && h.Length > c.readLimit-c.msgLen {
-			return c.failLocked(protocolErr(CloseMessageTooBig, ErrReadLimit, "message over %d bytes", c.readLimit))
+			return c.failFrameLocked(protocolErr(CloseMessageTooBig, ErrReadLimit, "message over %d bytes", c.readLimit), n, h.Length)
 		}
 		c.rb.discard(n)
 		c.frameLeft, c.frameFin = h.Length, h.Fin
@@ -408,7 +438,9 @@ func (c *Conn) handleControlLocked(op Opcode, payload []byte) error {
 		// broken) is not the reader's failure; the next read reports it.
 		_ = c.WriteControl(OpPong, payload)
 	case OpPong:
-		// §5.5.3: a pong needs no answer.
+		// §5.5.3: a pong needs no answer. It may be the one a Ping call
+		// waits for.
+		c.pongs.arrived(payload)
 		if c.pongHandler != nil {
 			c.pongHandler(payload)
 		}
@@ -430,6 +462,12 @@ func (c *Conn) readFailedLocked(err error) error {
 	if errors.As(err, &ne) && ne.Timeout() && !c.closing.Load() {
 		return err
 	}
+	if lerr := c.localErr.Load(); lerr != nil {
+		// This end gave up on a silent peer (keepalive.go).
+		c.readErr = lerr
+		c.closeTCP()
+		return c.readErr
+	}
 	select {
 	case <-c.peerClosed:
 		c.readErr = &c.peerClose
@@ -448,13 +486,37 @@ func (c *Conn) readFailedLocked(err error) error {
 	return c.readErr
 }
 
-// failLocked fails the WebSocket connection (RFC 6455 §7.1.7): it sends a
-// close frame with the error's code if none was sent yet, closes the TCP
-// connection, and makes the error sticky for readers.
+// failLocked fails the WebSocket connection (RFC 6455 §7.1.7): it makes the
+// error sticky for readers, sends a close frame with the error's code if
+// none was sent yet, and then closes the TCP connection — not at once but
+// after a lingering read (closing.go), so the peer reads that close frame
+// instead of a reset. c.frameLeft must say how far the stream is from the
+// next frame header (failFrameLocked), or be -1 if that is unknown.
 func (c *Conn) failLocked(perr *ProtocolError) error {
 	c.readErr = perr
 	payload, _ := AppendClosePayload(c.ctrl[:0:len(c.ctrl)], perr.Code, "")
-	_ = c.writeCloseFrame(payload)
-	c.closeTCP()
+	if c.writeCloseFrame(payload) != nil {
+		// Our close went out before (or cannot go out): nothing to
+		// protect by lingering.
+		c.closeTCP()
+		return perr
+	}
+	c.lingering.Store(true) // before the read returns: CloseNow must see it
+	go c.lingerClose(c.frameLeft)
 	return perr
 }
+
+// failFrameLocked fails the connection over a frame whose header (n bytes,
+// announcing length bytes of payload) was parsed but not consumed: the
+// lingering read skips the whole frame to find the next header.
+func (c *Conn) failFrameLocked(perr *ProtocolError, n int, length int64) error {
+	c.frameLeft = -1
+	if length <= maxFrameSkip {
+		c.frameLeft = int64(n) + length
+	}
+	return c.failLocked(perr)
+}
+
+// maxFrameSkip is the longest payload the lingering read skips frame-wise;
+// a longer one (a hostile 2^62-byte length) is not waited out.
+const maxFrameSkip = 1 << 40

@@ -84,24 +84,41 @@ func TestNextReaderSkipsUnreadRest(t *testing.T) {
 	assert.Equal(t, "second", string(msg))
 }
 
-// Every malformed input fails the connection (RFC 6455 §7.1.7) with a typed
-// error and the close code the RFC names, sent to the peer before TCP closes.
-func TestFailTheConnection(t *testing.T) {
+// failCase is one malformed input: the frames a peer sends (masked or not
+// as m says), the sentinel the reader must get and the close code the peer
+// must receive. role is the end it is meant for.
+type failCase struct {
+	name   string
+	role   Role
+	frames func(m bool) [][]byte
+	want   error
+	code   StatusCode
+}
+
+// maskedHeader returns the header bytes b, with the mask bit and a key added
+// when m: a header ParseHeader could not build (its length is invalid or
+// huge), as a client or a server would send it.
+func maskedHeader(m bool, b ...byte) []byte {
+	if !m {
+		return b
+	}
+	b[1] |= 0x80
+	return append(b, 0x37, 0xfa, 0x21, 0x3d)
+}
+
+// failCases lists every malformed frame and close payload the read path
+// must refuse; TestFailTheConnection runs them on a raw Conn and the
+// hostile server tests through Upgrader.
+func failCases() []failCase {
 	bad := []byte{0xce, 0xba, 0xe1, 0xbd, 0xb9, 0xcf, 0x83, 0xce, 0xbc, 0xce, 0xb5, 0xed, 0xa0, 0x80, 0x65, 0x64, 0x69, 0x74, 0x65, 0x64}
-	cases := []struct {
-		name   string
-		role   Role
-		frames func(m bool) [][]byte
-		want   error
-		code   StatusCode
-	}{
+	cases := []failCase{
 		{"§5.1 masked frame from server", RoleClient, func(bool) [][]byte { return [][]byte{frameBytes(true, 0, OpText, true, []byte("x"))} }, ErrMaskMismatch, CloseProtocolError},
 		{"§5.1 unmasked frame from client", RoleServer, func(bool) [][]byte { return [][]byte{frameBytes(true, 0, OpText, false, []byte("x"))} }, ErrMaskMismatch, CloseProtocolError},
 		{"§5.2 reserved opcode 3", RoleClient, func(m bool) [][]byte { return [][]byte{frameBytes(true, 0, 3, m, nil)} }, ErrReservedOpcode, CloseProtocolError},
 		{"§5.2 reserved opcode 0xF", RoleServer, func(m bool) [][]byte { return [][]byte{frameBytes(true, 0, 0xF, m, nil)} }, ErrReservedOpcode, CloseProtocolError},
 		{"§5.2 RSV1 not negotiated", RoleClient, func(m bool) [][]byte { return [][]byte{frameBytes(true, Rsv1, OpText, m, []byte("x"))} }, ErrReservedBits, CloseProtocolError},
 		{"§5.2 RSV3", RoleServer, func(m bool) [][]byte { return [][]byte{frameBytes(true, Rsv3, OpBinary, m, nil)} }, ErrReservedBits, CloseProtocolError},
-		{"§5.2 64-bit length top bit", RoleClient, func(bool) [][]byte { return [][]byte{{0x82, 0x7F, 0x80, 0, 0, 0, 0, 0, 0, 1}} }, ErrLengthOverflow, CloseProtocolError},
+		{"§5.2 64-bit length top bit", RoleClient, func(m bool) [][]byte { return [][]byte{maskedHeader(m, 0x82, 0x7F, 0x80, 0, 0, 0, 0, 0, 0, 1)} }, ErrLengthOverflow, CloseProtocolError},
 		{"§5.5 fragmented ping", RoleClient, func(m bool) [][]byte { return [][]byte{frameBytes(false, 0, OpPing, m, nil)} }, ErrFragmentedControl, CloseProtocolError},
 		{"§5.5 126-byte ping", RoleServer, func(m bool) [][]byte { return [][]byte{frameBytes(true, 0, OpPing, m, make([]byte, 126))} }, ErrControlTooLong, CloseProtocolError},
 		{"§5.4 continuation without start", RoleClient, func(m bool) [][]byte { return [][]byte{frameBytes(true, 0, OpContinuation, m, []byte("x"))} }, ErrUnexpectedContinuation, CloseProtocolError},
@@ -112,19 +129,20 @@ func TestFailTheConnection(t *testing.T) {
 		{"§8.1 text ends inside a character", RoleClient, func(m bool) [][]byte { return [][]byte{frameBytes(true, 0, OpText, m, []byte{'a', 0xE2, 0x82})} }, ErrInvalidUTF8, CloseInvalidFramePayloadData},
 		{"§5.5.1 1-byte close payload", RoleClient, func(m bool) [][]byte { return [][]byte{frameBytes(true, 0, OpClose, m, []byte{3})} }, ErrInvalidClosePayload, CloseProtocolError},
 		{"§5.5.1 close reason not UTF-8", RoleServer, func(m bool) [][]byte { return [][]byte{frameBytes(true, 0, OpClose, m, []byte{3, 0xE8, 0xff})} }, ErrInvalidUTF8, CloseInvalidFramePayloadData},
-		{"read limit: declared 2^40 bytes and nothing more", RoleClient, func(bool) [][]byte { return [][]byte{{0x82, 0x7F, 0, 0, 1, 0, 0, 0, 0, 0}} }, ErrReadLimit, CloseMessageTooBig},
+		{"read limit: declared 2^40 bytes and nothing more", RoleClient, func(m bool) [][]byte { return [][]byte{maskedHeader(m, 0x82, 0x7F, 0, 0, 1, 0, 0, 0, 0, 0)} }, ErrReadLimit, CloseMessageTooBig},
 	}
 	for _, code := range []uint16{0, 999, 1004, 1005, 1006, 1015, 1016, 2000, 2999, 5000, 65535} {
-		cases = append(cases, struct {
-			name   string
-			role   Role
-			frames func(m bool) [][]byte
-			want   error
-			code   StatusCode
-		}{"§7.4 close code " + StatusCode(code).String(), RoleClient, func(m bool) [][]byte {
+		cases = append(cases, failCase{"§7.4 close code " + StatusCode(code).String(), RoleClient, func(m bool) [][]byte {
 			return [][]byte{frameBytes(true, 0, OpClose, m, []byte{byte(code >> 8), byte(code)})}
 		}, ErrInvalidClosePayload, CloseProtocolError})
 	}
+	return cases
+}
+
+// Every malformed input fails the connection (RFC 6455 §7.1.7) with a typed
+// error and the close code the RFC names, sent to the peer before TCP closes.
+func TestFailTheConnection(t *testing.T) {
+	cases := failCases()
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			c, p := newRawPeer(t, tc.role, nil)

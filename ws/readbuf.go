@@ -5,6 +5,7 @@ import (
 	"math/bits"
 	"net"
 	"sync"
+	"sync/atomic"
 )
 
 // readBuffer is a Conn's read buffer. It stands where a bufio.Reader would,
@@ -30,6 +31,11 @@ type readBuffer struct {
 	size    int       // len(buf) when held
 	pool    *sync.Pool
 	pending error // an error that came with data, returned by the next fill
+	// received counts every byte read from src (Conn.BytesReceived). It is
+	// written under readMu, once per read from the network, and read from
+	// any goroutine: the keepalive's timer tells from it whether the peer
+	// sent anything.
+	received atomic.Int64
 }
 
 // Read buffers are pooled by size class (powers of two from minReadBuffer to
@@ -73,6 +79,7 @@ func (b *readBuffer) init(src net.Conn, size int, pending []byte) {
 		b.acquire()
 	}
 	b.w = copy(b.buf, pending)
+	b.received.Store(int64(len(pending)))
 }
 
 // acquire takes a buffer from the pool.
@@ -139,6 +146,7 @@ func (b *readBuffer) fill() error {
 		n, err := b.src.Read(b.buf[b.w:])
 		b.w += n
 		if n > 0 {
+			b.received.Add(int64(n))
 			b.pending = err
 			return nil
 		}
@@ -172,6 +180,7 @@ func (b *readBuffer) read(p []byte) (int, error) {
 			for range 100 {
 				n, err := b.src.Read(p)
 				if n > 0 {
+					b.received.Add(int64(n))
 					b.pending = err
 					return n, nil
 				}

@@ -136,11 +136,15 @@ func (c *Conn) writeFrameLocked(fin bool, op Opcode, rsv byte, p []byte) error {
 		} else {
 			copy(buf[len(hdr):], p)
 		}
-		_, err = c.conn.Write(buf)
+		var n int
+		n, err = c.conn.Write(buf)
+		c.sent.Add(int64(n))
 	case !masked && len(p) > writevMin:
 		c.iovArr = [2][]byte{hdr, p}
 		c.iov = c.iovArr[:]
-		_, err = c.iov.WriteTo(c.conn)
+		var n int64
+		n, err = c.iov.WriteTo(c.conn)
+		c.sent.Add(n)
 		c.iovArr[1] = nil // do not keep the caller's slice alive
 	default:
 		err = c.writePooled(hdr, masked, key, p)
@@ -179,7 +183,9 @@ func (c *Conn) writePooled(hdr []byte, masked bool, key uint32, p []byte) error 
 		} else {
 			copy(buf[pooledPayload:pooledPayload+k], p[:k])
 		}
-		if _, err := c.conn.Write(buf[start : pooledPayload+k]); err != nil {
+		n, err := c.conn.Write(buf[start : pooledPayload+k])
+		c.sent.Add(int64(n))
+		if err != nil {
 			return err
 		}
 		p = p[k:]
