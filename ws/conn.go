@@ -74,15 +74,19 @@ type Options struct {
 	// reads fails after its first ping. Off by default.
 	PingInterval time.Duration
 	// PongTimeout bounds the wait after each keepalive ping; 0 means
-	// PingInterval (something must come back before the next ping is due).
+	// PingInterval (something must come back before the next ping is due),
+	// a negative value sends the pings without ever failing on their
+	// account (a heartbeat for NATs and proxies only; IdleTimeout still
+	// applies).
 	PongTimeout time.Duration
 	// PingPayload is the application data of keepalive pings (at most 125
 	// bytes); empty by default.
 	PingPayload []byte
 }
 
+// pongTimeout is PongTimeout resolved: negative means no pong check.
 func (o *Options) pongTimeout() time.Duration {
-	if o.PongTimeout > 0 {
+	if o.PongTimeout != 0 {
 		return o.PongTimeout
 	}
 	return o.PingInterval
@@ -149,6 +153,7 @@ type Conn struct {
 	pingHandler  func(payload []byte)
 	pongHandler  func(payload []byte)
 	closeHandler func(code StatusCode, reason string)
+	failHandler  func(err *ProtocolError)
 
 	// Write state. msgMu serialises data messages; writeMu serialises
 	// frames, so that control frames can pass between the fragments of a
@@ -291,10 +296,27 @@ func (c *Conn) SetPongHandler(h func(payload []byte)) {
 
 // SetCloseHandler sets a function called when the peer's close frame arrives,
 // before it is answered. It observes; the closing handshake completes either
-// way, as RFC 6455 §5.5.1 requires.
+// way, as RFC 6455 §5.5.1 requires. Messages written while it runs still go
+// out ahead of the answering close frame.
 func (c *Conn) SetCloseHandler(h func(code StatusCode, reason string)) {
 	c.readMu.Lock()
 	c.closeHandler = h
+	c.readMu.Unlock()
+}
+
+// SetFailHandler sets a function called when the reader is about to fail the
+// connection over what the peer sent (RFC 6455 §7.1.7: a *ProtocolError, whose
+// Code the close frame will carry), before that close frame goes out. It
+// exists for layers that queue writes on goroutines of their own: §5.5.1
+// allows no data frame after a close frame, so what such a layer accepted
+// before the failure must be written from the handler (or while it runs),
+// or it is lost. The handler runs on the reading goroutine, which it
+// blocks, and must return in bounded time; reads are not possible from it.
+// It is not called when the connection ends for a reason of this end's (a
+// keepalive timeout, Close, CloseNow) or when the peer closed first.
+func (c *Conn) SetFailHandler(h func(err *ProtocolError)) {
+	c.readMu.Lock()
+	c.failHandler = h
 	c.readMu.Unlock()
 }
 

@@ -17,7 +17,10 @@
 //	RFC 6455 §5.4–§5.6, §6  read.go       reading: fragments, control frames, read limit
 //	RFC 6455 §5.2           readbuf.go    the read buffer: parsed in place, pooled, none held while idle
 //	RFC 6455 §5.4, §5.1     write.go      writing: masking, fragments, concurrent writers
-//	RFC 6455 §5.5.1, §7     closing.go    the closing handshake, Close and CloseNow
+//	RFC 6455 §5.1, §5.3     writebatch.go WriteMessages: a queue of frames gathered into few writes
+//	RFC 6455 §5.5.2–§5.5.3  ping.go       Conn.Ping: a ping and the round-trip time of its pong
+//	RFC 6455 §5.5.2, §7.1.7 keepalive.go  IdleTimeout, keepalive pings, PongTimeout: silent peers fail
+//	RFC 6455 §5.5.1, §7     closing.go    the closing handshake, Close, CloseNow, the lingering close
 //	RFC 6455 §7.4           close.go      status codes, close payloads
 //	RFC 6455 §8.1           utf8.go       streaming UTF-8 validation
 //	RFC 6455 §7.1.7         errors.go     typed errors and the close codes they send

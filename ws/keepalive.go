@@ -137,7 +137,7 @@ func (k *keepalive) tick() {
 	ping := k.interval > 0 && !now.Before(k.nextPing)
 	if ping {
 		k.nextPing = now.Add(k.interval)
-		if !k.awaiting {
+		if !k.awaiting && k.pongTimeout > 0 {
 			k.awaiting, k.pingRecv, k.pingDeadline = true, recv, now.Add(k.pongTimeout)
 		}
 	}

@@ -243,3 +243,26 @@ func TestByteCounters(t *testing.T) {
 	assert.Equal(t, sent+8, d.BytesSent())
 	assert.Equal(t, recv+4, d.BytesReceived())
 }
+
+// A negative PongTimeout makes the pings a heartbeat only: a peer that never
+// answers is not failed for it.
+func TestKeepaliveNegativePongTimeoutNeverFails(t *testing.T) {
+	const iv = 30 * time.Millisecond
+	c, p := newRawPeer(t, RoleClient, &Options{PingInterval: iv, PongTimeout: -1})
+	readErr := make(chan error, 1)
+	go func() {
+		_, _, err := c.ReadMessage()
+		readErr <- err
+	}()
+	for range 8 { // eight intervals without an answer
+		h, _ := p.next()
+		require.Equal(t, OpPing, h.Opcode)
+	}
+	select {
+	case err := <-readErr:
+		require.Failf(t, "failed although PongTimeout is negative", "%v", err)
+	default:
+	}
+	p.send(true, OpText, []byte("still here"))
+	require.NoError(t, <-readErr)
+}

@@ -494,6 +494,9 @@ func (c *Conn) readFailedLocked(err error) error {
 // next frame header (failFrameLocked), or be -1 if that is unknown.
 func (c *Conn) failLocked(perr *ProtocolError) error {
 	c.readErr = perr
+	if h := c.failHandler; h != nil && !c.closing.Load() {
+		h(perr)
+	}
 	payload, _ := AppendClosePayload(c.ctrl[:0:len(c.ctrl)], perr.Code, "")
 	if c.writeCloseFrame(payload) != nil {
 		// Our close went out before (or cannot go out): nothing to
