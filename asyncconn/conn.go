@@ -24,11 +24,10 @@ const (
 	// DefaultConnectTimeout bounds TCP, proxy, TLS and the upgrade together. Workerman has no such
 	// timeout (bug B18), so a silent server would hold a connection attempt forever.
 	DefaultConnectTimeout = 30 * time.Second
-	// DefaultReadBufferSize is the read buffer a Conn asks of package ws. It is small on purpose:
-	// an idle connection holds it all the time (package ws gives its buffer back while waiting
-	// only when it reads a *net.TCPConn itself, and ours goes through countingConn), while a
-	// payload bigger than the buffer is read straight into the message.
-	DefaultReadBufferSize = 512
+	// DefaultReadBufferSize is the read buffer a Conn asks of package ws: package ws's own
+	// default. On a plain TCP connection (ws://, with or without a proxy) package ws holds it
+	// only while bytes are waiting, so an idle connection keeps none; under TLS it is kept.
+	DefaultReadBufferSize = ws.DefaultBufferSize
 	// DefaultWriteBufferSize is the write buffer a Conn asks of package ws, small for the same
 	// reason: a bigger message is masked in a buffer package ws shares between connections.
 	DefaultWriteBufferSize = 256
@@ -176,7 +175,7 @@ type Conn struct {
 	remoteAddr    string // the last peer address, kept after a close like Workerman's
 	localAddr     string // the local address while connected, "" otherwise
 
-	fullDue bool // OnBufferFull is due and has not run yet
+	bufEvents []bufferEvent // OnBufferFull and OnBufferDrain waiting for the loop, in order (flow.go)
 
 	msgType ws.Opcode // the type of the message OnMessage is delivering; loop goroutine only
 }
@@ -298,11 +297,39 @@ func (c *Conn) IsIPv4() bool { return !c.IsIPv6() }
 // BytesRead returns the bytes received over all connections of this Conn, like Workerman's
 // $bytesRead, which is never reset either. It counts the WebSocket stream, handshake included, as
 // it is inside TLS (decrypted), as Workerman does.
-func (c *Conn) BytesRead() int64 { return c.bytesRead.Load() }
+func (c *Conn) BytesRead() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := c.bytesRead.Load()
+	for _, a := range c.liveAttemptsLocked() {
+		n += a.wsc.BytesReceived()
+	}
+	return n
+}
 
 // BytesWritten returns the bytes sent over all connections of this Conn, counted like BytesRead
 // (before encryption).
-func (c *Conn) BytesWritten() int64 { return c.bytesWritten.Load() }
+func (c *Conn) BytesWritten() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := c.bytesWritten.Load()
+	for _, a := range c.liveAttemptsLocked() {
+		n += a.wsc.BytesSent()
+	}
+	return n
+}
+
+// liveAttemptsLocked returns the upgraded attempts whose byte counters are not yet in the Conn's
+// totals (finish adds them). c.mu must be held.
+func (c *Conn) liveAttemptsLocked() []*attempt {
+	var live []*attempt
+	for _, a := range []*attempt{c.cur, c.closingAtt} {
+		if a != nil && a.wsc != nil && !a.counted {
+			live = append(live, a)
+		}
+	}
+	return live
+}
 
 // SendBufferSize returns the bytes waiting to be sent, counted as frames on the wire (Workerman's
 // getSendBufferQueueSize, which however leaves out what waits for the upgrade; this does not).
@@ -360,24 +387,4 @@ func splitHostPort(addr string) (string, int) {
 	}
 	n, _ := strconv.Atoi(p)
 	return h, n
-}
-
-// countingConn counts the bytes that pass through a connection into its Conn's totals.
-type countingConn struct {
-	net.Conn
-	c *Conn
-}
-
-// Read counts what it reads.
-func (cc *countingConn) Read(p []byte) (int, error) {
-	n, err := cc.Conn.Read(p)
-	cc.c.bytesRead.Add(int64(n))
-	return n, err
-}
-
-// Write counts what it writes.
-func (cc *countingConn) Write(p []byte) (int, error) {
-	n, err := cc.Conn.Write(p)
-	cc.c.bytesWritten.Add(int64(n))
-	return n, err
 }

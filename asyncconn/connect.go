@@ -65,6 +65,13 @@ func (c *Conn) newConfigLocked() *config {
 	d.CloseTimeout = c.CloseTimeout
 	d.Compression = c.Compression
 	d.HandshakeTimeout = -1 // the attempt's context bounds the whole connect instead
+	// The heartbeat is package ws's keepalive: a ping every interval, whatever else flows, and,
+	// with PongTimeout, a failure when nothing at all comes back in time.
+	d.PingInterval = c.WebsocketPingInterval
+	d.PongTimeout = -1
+	if c.PongTimeout > 0 {
+		d.PongTimeout = c.PongTimeout
+	}
 	cfg.closeWait = c.CloseTimeout
 	if cfg.closeWait <= 0 {
 		cfg.closeWait = ws.DefaultCloseTimeout
@@ -178,11 +185,18 @@ type attempt struct {
 	localClose bool               // mu: Close or Destroy was called for this attempt
 	detached   bool               // mu: ReConnect replaced this attempt
 	ended      bool               // mu: the reader has finished
-	failCode   ErrorCode          // mu: a failure found outside the reader (writer, pong timeout)
+	failCode   ErrorCode          // mu: a failure found outside the reader (the writer)
 	failErr    error              // mu
-
-	pingTimer TimerID // loop
-	pongTimer TimerID // loop
+	destroyed  bool               // mu: Destroy dropped the send buffer on purpose
+	closing    bool               // mu: a close the program did not ask for began: Send is refused
+	flushing   bool               // mu: the writer is inside WriteMessages
+	writeSince time.Time          // mu: when that write began
+	inflight   int                // mu: bytes of messages read and not yet delivered by the loop
+	wake       chan struct{}      // mu: closed by notifyLocked; nil while nobody waits
+	lostMsgs   int                // mu: accepted messages that were never sent
+	lostBytes  int                // mu: their payload bytes
+	lostErr    error              // mu: why the first of them could not be sent
+	counted    bool               // mu: the byte counters were added to the Conn's totals
 }
 
 // startLocked begins a new attempt. c.mu must be held.
@@ -216,6 +230,7 @@ func (a *attempt) abortLocked() {
 	}
 	a.aborted = true
 	close(a.abortCh)
+	a.notifyLocked()
 	if a.dialCancel != nil {
 		a.dialCancel()
 	}
@@ -234,7 +249,7 @@ func (a *attempt) quietLocked() bool { return a.localClose || a.detached }
 // dispatch queues fn on the loop with backpressure. If the loop has stopped, the attempt is
 // aborted and false is returned.
 func (a *attempt) dispatch(fn func()) bool {
-	if err := a.c.loop.Dispatch(nil, fn); err != nil {
+	if err := a.c.loop.Dispatch(context.Background(), fn); err != nil {
 		a.abort()
 		return false
 	}
@@ -273,6 +288,20 @@ func (a *attempt) finish(code ErrorCode, err error) {
 	c.mu.Unlock()
 	a.unhook()
 	a.wg.Wait() // nothing of this attempt outlives its OnClose but this goroutine's return
+	c.mu.Lock()
+	// What is still queued was accepted by Send and will never be sent.
+	n, b := a.q.dropRest()
+	a.lostMsgs += n
+	a.lostBytes += b
+	if n > 0 && a.lostErr == nil {
+		a.lostErr = err
+	}
+	if a.wsc != nil && !a.counted {
+		a.counted = true
+		c.bytesRead.Add(a.wsc.BytesReceived())
+		c.bytesWritten.Add(a.wsc.BytesSent())
+	}
+	c.mu.Unlock()
 	a.dispatch(func() { c.deliverEnd(a, code, err) })
 }
 
@@ -283,19 +312,26 @@ func (a *attempt) read(wsc *ws.Conn, resp *http.Response) {
 		a.finish(0, ErrNotOpen)
 		return
 	}
-	for a.waitResumed() {
+	for a.waitResumed() && a.waitRoom() {
 		// A fresh slice per message, sized by the frame: the callback owns it, and an idle
 		// connection keeps no read buffer of its own.
 		op, data, err := wsc.ReadMessageInto(nil)
 		if err != nil {
 			var pe *ws.ProtocolError
-			if errors.As(err, &pe) {
+			var te *ws.TimeoutError
+			switch {
+			case errors.As(err, &pe):
 				a.finish(ProtocolFail, err)
-				return
+			case errors.As(err, &te) && errors.Is(err, ws.ErrPongTimeout):
+				a.finish(PingTimeout, err)
+			default:
+				a.finish(0, err)
 			}
-			a.finish(0, err)
 			return
 		}
+		c.mu.Lock()
+		a.inflight += len(data)
+		c.mu.Unlock()
 		if !a.readerEvent(func() { c.deliverMessage(a, op, data) }) {
 			break
 		}
@@ -348,14 +384,13 @@ func (a *attempt) dial() (*ws.Conn, *http.Response, ErrorCode, error) {
 		}
 		nc = tc
 	}
-	cc := &countingConn{Conn: nc, c: c}
 	c.mu.Lock()
 	if a.aborted {
 		c.mu.Unlock()
-		_ = cc.Close()
+		_ = nc.Close()
 		return nil, nil, 0, ws.ErrClosed
 	}
-	a.nc = cc
+	a.nc = nc
 	c.remoteAddr = nc.RemoteAddr().String()
 	c.localAddr = nc.LocalAddr().String()
 	c.mu.Unlock()
@@ -363,10 +398,12 @@ func (a *attempt) dial() (*ws.Conn, *http.Response, ErrorCode, error) {
 		return nil, nil, 0, ErrNotOpen
 	}
 
-	// The upgrade, with a fresh Sec-WebSocket-Key on every attempt.
-	wsc, resp, err := cfg.dialer.Handshake(ctx, cc, cfg.wsURL)
+	// The upgrade, with a fresh Sec-WebSocket-Key on every attempt. The transport goes to package
+	// ws as it is: on a plain *net.TCPConn it then holds no read buffer while idle, and its byte
+	// counters are what BytesRead and BytesWritten report.
+	wsc, resp, err := cfg.dialer.Handshake(ctx, nc, cfg.wsURL)
 	if err != nil {
-		_ = cc.Close()
+		_ = nc.Close()
 		return nil, nil, HandshakeFail, err
 	}
 	if resp.Body != nil {
@@ -384,12 +421,15 @@ func (a *attempt) dial() (*ws.Conn, *http.Response, ErrorCode, error) {
 	return wsc, resp, 0, nil
 }
 
-// installHandlers routes the control frames package ws reads to the loop.
+// installHandlers routes the control frames package ws reads to the loop, and makes package ws
+// wait for the send buffer before it writes a close frame of its own accord (flow.go).
 func (a *attempt) installHandlers(wsc *ws.Conn) {
 	c := a.c
 	// Pings are answered on the loop (deliverPing), where OnWebSocketPing decides whether the
-	// program answers them itself.
+	// program answers them itself. Every ping queues its own pong; a flood of pings from a server
+	// that does not read our pongs holds the reader back like a flood of messages does.
 	wsc.SetPingHandler(func(p []byte) {
+		a.waitRoom()
 		payload := append([]byte{}, p...)
 		a.readerEvent(func() { c.deliverPing(a, payload) })
 	})
@@ -397,26 +437,28 @@ func (a *attempt) installHandlers(wsc *ws.Conn) {
 		payload := append([]byte{}, p...)
 		a.readerEvent(func() { c.deliverPong(a, payload) })
 	})
-	// The reader waits for OnWebSocketClose to return before package ws answers the close frame,
-	// so the callback runs first and the handshake completes after it (RFC 6455 §5.5.1). When the
+	// The reader waits for OnWebSocketClose to return, and then for the messages queued until
+	// then, before package ws answers the close frame: so the callback runs first, what the
+	// program sent goes out, and the handshake completes after it (RFC 6455 §5.5.1). When the
 	// close frame answers our own Close there is nothing to answer, and no reason to wait (it may
 	// also be read by ws.Conn.Close itself while receiving is paused and the event is held).
 	wsc.SetCloseHandler(func(code ws.StatusCode, reason string) {
-		done := make(chan struct{})
-		if !a.readerEvent(func() { c.deliverWSClose(a, code, reason, done) }) {
-			return
-		}
 		c.mu.Lock()
 		quiet := a.quietLocked()
 		c.mu.Unlock()
 		if quiet {
+			a.readerEvent(func() { c.deliverWSClose(a, code, reason) })
 			return
 		}
-		select {
-		case <-done:
-		case <-a.abortCh:
-		case <-c.loop.Done():
-		}
+		a.flushBeforeClose(func(done chan struct{}) {
+			c.deliverWSClose(a, code, reason)
+			c.markClosing(a, done)
+		})
+	})
+	// A protocol violation: what was read before it is delivered, and what the program sent
+	// until then goes out, before the close frame that fails the connection.
+	wsc.SetFailHandler(func(*ws.ProtocolError) {
+		a.flushBeforeClose(func(done chan struct{}) { c.markClosing(a, done) })
 	})
 }
 

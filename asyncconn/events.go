@@ -1,7 +1,6 @@
 package asyncconn
 
 import (
-	"fmt"
 	"net/http"
 	"runtime/debug"
 
@@ -56,16 +55,11 @@ func (c *Conn) live(a *attempt) bool {
 // readerEvent runs an event read from the connection, or holds it while receiving is paused (and
 // behind events already held, to keep their order).
 //
-// A due OnBufferFull runs first: Workerman fires it inside send(), before the next message is
-// read, so the common pattern of calling PauseRecv in OnBufferFull must stop the next message
-// here too, not after every message already queued on the loop.
+// Waiting buffer events run first: Workerman fires OnBufferFull inside send(), before the next
+// message is read, so the common pattern of calling PauseRecv in OnBufferFull must stop the next
+// message here too, not after every message already queued on the loop.
 func (c *Conn) readerEvent(a *attempt, fn func()) {
-	c.mu.Lock()
-	due := c.fullDue
-	c.mu.Unlock()
-	if due {
-		c.deliverBufferFull(a)
-	}
+	c.runBufferEvents(-1)
 	c.mu.Lock()
 	if a.paused || len(a.held) > 0 {
 		a.held = append(a.held, fn)
@@ -79,12 +73,7 @@ func (c *Conn) readerEvent(a *attempt, fn func()) {
 // replay runs held events until none is left or receiving is paused again.
 func (c *Conn) replay(a *attempt) {
 	for {
-		c.mu.Lock()
-		due := c.fullDue
-		c.mu.Unlock()
-		if due {
-			c.deliverBufferFull(a) // may pause again, as in readerEvent
-		}
+		c.runBufferEvents(-1) // may pause again, as in readerEvent
 		c.mu.Lock()
 		if a.paused || len(a.held) == 0 {
 			c.mu.Unlock()
@@ -101,12 +90,13 @@ func (c *Conn) replay(a *attempt) {
 	}
 }
 
-// alive notes that something arrived from the server, which answers an outstanding ping.
-func (c *Conn) alive(a *attempt) {
-	if a.pongTimer != 0 {
-		c.loop.Del(a.pongTimer)
-		a.pongTimer = 0
-	}
+// markClosing is the loop's part of flushBeforeClose: everything read before the close has run,
+// so from now on Send is refused (ErrNotOpen).
+func (c *Conn) markClosing(a *attempt, done chan struct{}) {
+	c.mu.Lock()
+	a.closing = true
+	c.mu.Unlock()
+	close(done)
 }
 
 func (c *Conn) deliverConnect(a *attempt) {
@@ -130,20 +120,20 @@ func (c *Conn) deliverUpgraded(a *attempt, resp *http.Response) {
 	}
 	c.failures = 0 // a successful upgrade resets the reconnect backoff
 	c.mu.Unlock()
-	// Workerman reads websocketPingInterval once, when the handshake completes; so do we.
-	if iv := c.WebsocketPingInterval; iv > 0 {
-		a.pingTimer = c.loop.Repeat(iv, func() { c.pingTick(a) })
-	}
 	if f := c.OnWebSocketConnect; f != nil {
 		c.call(func() { f(c, resp) })
 	}
 }
 
 func (c *Conn) deliverMessage(a *attempt, op ws.Opcode, data []byte) {
-	if !c.live(a) {
+	c.mu.Lock()
+	a.inflight -= len(data)
+	a.notifyLocked()
+	live := c.liveLocked(a)
+	c.mu.Unlock()
+	if !live {
 		return
 	}
-	c.alive(a)
 	f := c.OnMessage
 	if f == nil {
 		return
@@ -162,10 +152,9 @@ func (c *Conn) deliverPing(a *attempt, payload []byte) {
 	f := c.OnWebSocketPing
 	if f == nil {
 		// RFC 6455 §5.5.2: answer with a pong carrying identical application data.
-		c.queueControlLocked(a, false, payload)
+		c.queueControlLocked(a, ws.OpPong, payload)
 	}
 	c.mu.Unlock()
-	c.alive(a)
 	if f != nil {
 		c.call(func() { f(c, payload) })
 	}
@@ -175,21 +164,18 @@ func (c *Conn) deliverPong(a *attempt, payload []byte) {
 	if !c.live(a) {
 		return
 	}
-	c.alive(a)
 	if f := c.OnWebSocketPong; f != nil {
 		c.call(func() { f(c, payload) })
 	}
 }
 
-func (c *Conn) deliverWSClose(a *attempt, code ws.StatusCode, reason string, done chan struct{}) {
-	defer close(done)
+func (c *Conn) deliverWSClose(a *attempt, code ws.StatusCode, reason string) {
 	c.mu.Lock()
 	ok := a == c.cur && !a.detached // after Close, the server's answer is still reported
 	c.mu.Unlock()
 	if !ok {
 		return
 	}
-	c.alive(a)
 	if f := c.OnWebSocketClose; f != nil {
 		c.call(func() { f(c, code, reason) })
 	}
@@ -204,21 +190,27 @@ func (c *Conn) deliverEnd(a *attempt, code ErrorCode, err error) {
 	if !paused {
 		c.replay(a) // events read before the end still come first
 	}
-	c.loop.Del(a.pingTimer)
-	c.loop.Del(a.pongTimer)
-	a.pingTimer, a.pongTimer = 0, 0
-
 	c.mu.Lock()
 	a.held = nil
 	report := code != 0 && !a.quietLocked()
 	quiet := a.quietLocked()
+	var lost *LostError
+	if a.lostMsgs > 0 && !a.destroyed && !a.detached {
+		// Destroy drops the buffer on purpose, and a replaced attempt's program moved on; any
+		// other loss is reported, after Close too, whose promise was to send the buffer first.
+		lost = &LostError{Messages: a.lostMsgs, Bytes: a.lostBytes, Err: a.lostErr}
+		if code == SendFail {
+			// The write that failed ended the connection: one OnError(SendFail) says both.
+			report, err = false, lost
+		}
+	}
 	if err != nil {
 		c.lastErr = err
 	}
 	if a == c.cur {
 		c.cur = nil
 		c.localAddr = ""
-		if report {
+		if report || lost != nil {
 			c.status = StatusClosing
 		} else {
 			c.status = StatusClosed
@@ -233,10 +225,25 @@ func (c *Conn) deliverEnd(a *attempt, code ErrorCode, err error) {
 	}
 	c.mu.Unlock()
 
+	if lost != nil {
+		c.mu.Lock()
+		c.lastErr = lost
+		c.mu.Unlock()
+		if f := c.OnError; f != nil {
+			c.call(func() { f(c, SendFail, lost.Error()) })
+		}
+		c.mu.Lock()
+		if err != nil {
+			c.lastErr = err
+		}
+		c.mu.Unlock()
+	}
 	if report {
 		if f := c.OnError; f != nil {
 			c.call(func() { f(c, code, err.Error()) })
 		}
+	}
+	if report || lost != nil {
 		c.mu.Lock()
 		if c.cur == nil && c.status == StatusClosing {
 			c.status = StatusClosed
@@ -272,13 +279,6 @@ func (c *Conn) deliverSendFail(a *attempt) {
 }
 
 func (c *Conn) deliverBufferFull(a *attempt) {
-	c.mu.Lock()
-	due := c.fullDue
-	c.fullDue = false
-	c.mu.Unlock()
-	if !due {
-		return // already run, ahead of a received message
-	}
 	if f := c.OnBufferFull; f != nil {
 		c.call(func() { f(c) })
 	}
@@ -290,30 +290,5 @@ func (c *Conn) deliverBufferDrain(a *attempt) {
 	}
 	if f := c.OnBufferDrain; f != nil {
 		c.call(func() { f(c) })
-	}
-}
-
-// pingTick runs every WebsocketPingInterval: it queues a ping (which never waits behind a full
-// buffer and is never refused, unlike Workerman's, bug B9) and arms the pong timeout.
-func (c *Conn) pingTick(a *attempt) {
-	c.mu.Lock()
-	if !c.liveLocked(a) || a.ended {
-		c.mu.Unlock()
-		c.loop.Del(a.pingTimer)
-		a.pingTimer = 0
-		return
-	}
-	c.queueControlLocked(a, true, nil)
-	c.mu.Unlock()
-	if pt := c.PongTimeout; pt > 0 && a.pongTimer == 0 {
-		a.pongTimer = c.loop.Delay(pt, func() {
-			a.pongTimer = 0
-			c.mu.Lock()
-			if c.liveLocked(a) && !a.ended && a.failCode == 0 {
-				a.failCode, a.failErr = PingTimeout, fmt.Errorf("%w (%v)", ErrPongTimeout, pt)
-				a.abortLocked()
-			}
-			c.mu.Unlock()
-		})
 	}
 }

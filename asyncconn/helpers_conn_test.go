@@ -360,7 +360,7 @@ func connGoroutines() int {
 	buf = buf[:runtime.Stack(buf, true)]
 	n := 0
 	for g := range bytes.SplitSeq(buf, []byte("\n\n")) {
-		if bytes.Contains(g, []byte("asyncconn.(*attempt).run")) || bytes.Contains(g, []byte("asyncconn.(*Conn).writeLoop")) {
+		if bytes.Contains(g, []byte("asyncconn.(*attempt).")) || bytes.Contains(g, []byte("asyncconn.(*Conn).writeLoop")) {
 			n++
 		}
 	}

@@ -16,19 +16,18 @@ type outMsg struct {
 }
 
 // sendQueue is a connection's send buffer (Workerman's sendBuffer and tmpWebsocketData in one). It
-// is guarded by the Conn's mu. Data messages are bounded by MaxSendBufferSize; at most one ping
-// and one pong wait at any time, so control frames need no bound of their own.
+// is guarded by the Conn's mu. Data messages are bounded by MaxSendBufferSize. Pings and pongs
+// wait in a queue of their own, ahead of the data, every one of them in order: each ping of the
+// server gets its own pong (RFC 6455 §5.5.2), as Workerman answers each.
 type sendQueue struct {
-	msgs     []outMsg
-	head     int
-	bytes    int  // size of the queued messages plus the one being written
-	full     bool // OnBufferFull fired and OnBufferDrain has not
-	ping     bool // a ping waits (WebsocketPingInterval or Ping)
-	pingData []byte
-	pong     []byte // payload of the pong that waits, if pongSet
-	pongSet  bool
-	closeReq *closeReq // Close was called: sent after the data queued before it
-	closed   bool      // the close frame went out (or was tried): nothing more is sent
+	msgs      []outMsg
+	head      int
+	bytes     int          // size of the queued messages plus those being written
+	full      bool         // OnBufferFull fired and OnBufferDrain has not
+	ctrl      []ws.Message // pings and pongs waiting, in the order they were queued
+	ctrlBytes int          // their size on the wire
+	closeReq  *closeReq    // Close was called: sent after the data queued before it
+	closed    bool         // the close frame went out (or was tried): nothing more is sent
 }
 
 // closeReq is a closing handshake waiting for the writer.
@@ -50,7 +49,21 @@ func (q *sendQueue) hasWork() bool {
 	if q.closed {
 		return false
 	}
-	return q.ping || q.pongSet || q.head < len(q.msgs) || q.closeReq != nil
+	return len(q.ctrl) > 0 || q.head < len(q.msgs) || q.closeReq != nil
+}
+
+// hasFrames reports whether pings, pongs or messages wait (a close request aside).
+func (q *sendQueue) hasFrames() bool { return len(q.ctrl) > 0 || q.head < len(q.msgs) }
+
+// lost counts the messages still queued, which will never be sent, and drops them.
+func (q *sendQueue) dropRest() (msgs, bytes int) {
+	for _, m := range q.msgs[q.head:] {
+		msgs++
+		bytes += len(m.data)
+	}
+	q.msgs, q.head, q.bytes = nil, 0, 0
+	q.ctrl, q.ctrlBytes = nil, 0
+	return msgs, bytes
 }
 
 // frameSize is how many bytes a client frame with n bytes of payload takes on the wire.
@@ -90,7 +103,7 @@ func (c *Conn) send(op ws.Opcode, data []byte, owned bool) error {
 	var q *sendQueue
 	a := c.cur
 	switch {
-	case a != nil && !a.localClose && !a.aborted:
+	case a != nil && !a.localClose && !a.aborted && !a.closing:
 		q = a.q
 	case a == nil && c.status == StatusInitial:
 		if c.pendingQ == nil {
@@ -119,8 +132,7 @@ func (c *Conn) send(op ws.Opcode, data []byte, owned bool) error {
 	q.push(outMsg{op: op, data: data, size: frameSize(len(data))})
 	if q.bytes >= limit && !q.full {
 		q.full = true
-		c.fullDue = true
-		c.loop.Post(func() { c.deliverBufferFull(a) })
+		c.postBufferEventLocked(a, true)
 	}
 	if a != nil {
 		c.kickLocked(a)
@@ -131,37 +143,43 @@ func (c *Conn) send(op ws.Opcode, data []byte, owned bool) error {
 
 // Ping queues a ping with payload (at most 125 bytes, RFC 6455 §5.5). Pings and pongs go out
 // ahead of queued messages and never count against MaxSendBufferSize, so a full buffer cannot
-// stop the heartbeat (Workerman bug B9). A ping that is still waiting is replaced.
-func (c *Conn) Ping(payload []byte) error { return c.control(true, payload) }
+// stop the heartbeat (Workerman bug B9).
+func (c *Conn) Ping(payload []byte) error { return c.control(ws.OpPing, payload) }
 
 // Pong queues a pong with payload, typically the payload OnWebSocketPing received (RFC 6455
-// §5.5.2: the answer to a ping carries identical application data). A pong that is still waiting
-// is replaced, as §5.5.3 allows ("only the most recently processed Ping frame").
-func (c *Conn) Pong(payload []byte) error { return c.control(false, payload) }
+// §5.5.2: the answer to a ping carries identical application data). Every pong queued is sent,
+// in order.
+func (c *Conn) Pong(payload []byte) error { return c.control(ws.OpPong, payload) }
 
-func (c *Conn) control(ping bool, payload []byte) error {
+func (c *Conn) control(op ws.Opcode, payload []byte) error {
 	if len(payload) > ws.MaxControlPayload {
 		return fmt.Errorf("asyncconn: %w: %d bytes", ws.ErrControlTooLong, len(payload))
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	a := c.cur
-	if a == nil || a.localClose || a.aborted || a.wsc == nil {
+	if a == nil || a.localClose || a.aborted || a.closing || a.wsc == nil {
 		return ErrNotOpen
 	}
-	c.queueControlLocked(a, ping, payload)
+	c.queueControlLocked(a, op, payload)
 	return nil
 }
 
-// queueControlLocked puts a ping or pong in the queue's slot and wakes the writer. c.mu must be
-// held.
-func (c *Conn) queueControlLocked(a *attempt, ping bool, payload []byte) {
-	p := append([]byte{}, payload...)
-	if ping {
-		a.q.ping, a.q.pingData = true, p
-	} else {
-		a.q.pongSet, a.q.pong = true, p
+// maxQueuedControl bounds the pings and pongs waiting to be sent, in frames. A server that
+// floods pings while not reading our pongs cannot grow the queue past it: the reader stops
+// reading while the writer catches up (waitRoom), and when the writer is stuck the oldest pongs
+// give way, which RFC 6455 §5.5.3 allows ("only the most recently processed Ping frame").
+const maxQueuedControl = 1024
+
+// queueControlLocked queues a ping or pong and wakes the writer. c.mu must be held.
+func (c *Conn) queueControlLocked(a *attempt, op ws.Opcode, payload []byte) {
+	q := a.q
+	if len(q.ctrl) >= maxQueuedControl {
+		q.ctrlBytes -= frameSize(len(q.ctrl[0].Data))
+		q.ctrl = q.ctrl[1:]
 	}
+	q.ctrl = append(q.ctrl, ws.Message{Op: op, Data: append([]byte{}, payload...)})
+	q.ctrlBytes += frameSize(len(payload))
 	c.kickLocked(a)
 }
 
@@ -177,67 +195,77 @@ func (c *Conn) kickLocked(a *attempt) {
 	go c.writeLoop(a)
 }
 
-// writeLoop writes queued frames until the queue is empty: a waiting pong first, then a ping, then
-// the messages in order, then the close frame if Close was called.
+// writeLoop writes until the queue is empty. Each round takes everything queued — the pings and
+// pongs first, then the messages in order — and hands it to ws.Conn.WriteMessages, which gathers
+// it into as few socket writes as it can; so the writer keeps up with a reader that takes many
+// frames per read, and the buffer fills only when the socket refuses, as in Workerman, where
+// send() writes at once. The close frame goes last, once nothing queued before it is left.
 func (c *Conn) writeLoop(a *attempt) {
 	defer a.wg.Done()
+	var batch []ws.Message
 	for {
 		c.mu.Lock()
 		if a.aborted || !a.q.hasWork() {
 			a.writing = false
+			a.notifyLocked()
 			c.mu.Unlock()
 			return
 		}
 		q, wsc := a.q, a.wsc
-		var (
-			err    error
-			size   int
-			cr     *closeReq
-			action func() error
-		)
-		switch {
-		case q.pongSet:
-			p := q.pong
-			q.pongSet, q.pong = false, nil
-			action = func() error { return wsc.WritePong(p) }
-		case q.ping:
-			p := q.pingData
-			q.ping, q.pingData = false, nil
-			action = func() error { return wsc.WritePing(p) }
-		case q.head < len(q.msgs):
-			m := q.msgs[q.head]
-			q.msgs[q.head] = outMsg{} // the writer owns it now; let the slice go after the write
-			q.head++
-			if q.head == len(q.msgs) {
-				q.msgs, q.head = nil, 0 // an idle connection keeps no queue memory
-			}
-			size = m.size
-			action = func() error { return wsc.WriteMessage(m.op, m.data) }
-		default:
-			cr = q.closeReq
+		if !q.hasFrames() {
+			// Only the close frame is left: the closing handshake (RFC 6455 §7.1.2).
+			cr := q.closeReq
 			q.closeReq, q.closed = nil, true
-			action = func() error { return wsc.Close(cr.code, cr.reason) }
+			a.notifyLocked()
+			c.mu.Unlock()
+			_ = wsc.Close(cr.code, cr.reason)
+			c.mu.Lock()
+			a.writing = false
+			// After the closing handshake the connection is over; make sure the reader sees it
+			// even if the server never closes TCP.
+			a.abortLocked()
+			c.mu.Unlock()
+			return
 		}
+		batch = batch[:0]
+		batch = append(batch, q.ctrl...)
+		nctrl := len(q.ctrl)
+		q.ctrl, q.ctrlBytes = nil, 0
+		dataBytes := 0
+		for _, m := range q.msgs[q.head:] {
+			batch = append(batch, ws.Message{Op: m.op, Data: m.data})
+			dataBytes += m.size
+		}
+		q.msgs, q.head = nil, 0 // the writer owns them now; an idle connection keeps no queue memory
+		a.flushing, a.writeSince = true, time.Now()
 		c.mu.Unlock()
 
-		err = action()
+		n, err := wsc.WriteMessages(batch)
 
 		c.mu.Lock()
-		if size > 0 {
-			q.bytes -= size
-			if q.bytes == 0 && q.full {
-				q.full = false
-				c.loop.Post(func() { c.deliverBufferDrain(a) })
+		a.flushing, a.writeSince = false, time.Time{}
+		q.bytes -= dataBytes
+		if err != nil {
+			for _, m := range batch[max(n, nctrl):] {
+				a.lostMsgs++
+				a.lostBytes += len(m.Data)
+			}
+			if a.lostErr == nil {
+				a.lostErr = err
 			}
 		}
-		if cr != nil || err != nil {
+		clear(batch) // let the payloads go
+		if q.bytes == 0 && q.full {
+			q.full = false
+			c.postBufferEventLocked(a, false)
+		}
+		a.notifyLocked()
+		if err != nil {
 			a.writing = false
-			if err != nil && cr == nil && !a.quietLocked() && !errors.Is(err, ws.ErrClosed) && a.failCode == 0 {
+			if !a.quietLocked() && !a.closing && !errors.Is(err, ws.ErrClosed) && a.failCode == 0 {
 				// Workerman: a failed write is SEND_FAIL, then the connection is destroyed.
 				a.failCode, a.failErr = SendFail, err
 			}
-			// After the closing handshake (or a failed write) the connection is over; make sure
-			// the reader sees it even if the peer never closes TCP.
 			a.abortLocked()
 			c.mu.Unlock()
 			return
@@ -305,6 +333,7 @@ func (c *Conn) Destroy() {
 	c.cancelReconnectLocked()
 	c.pendingQ = nil
 	if a := c.closingAtt; a != nil {
+		a.destroyed = true
 		a.abortLocked()
 	}
 	a := c.cur
@@ -312,7 +341,7 @@ func (c *Conn) Destroy() {
 		c.status = StatusClosed
 		return
 	}
-	a.localClose = true
+	a.localClose, a.destroyed = true, true
 	c.status = StatusClosing
 	a.abortLocked()
 }

@@ -302,12 +302,12 @@ func TestCloseIsBoundedWhenTheServerStopsReading(t *testing.T) {
 	evs := r.waitFor(t, "close CLOSED", 1)
 	for _, e := range evs {
 		if strings.HasPrefix(e, "error") {
-			// Only the refusal that ended the fill loop; the close itself reports no error.
+			// The refusal that ended the fill loop and, if messages were still queued when
+			// CloseTimeout ran out (rather than all in the socket), the report of their loss.
 			assert.True(t, strings.HasPrefix(e, "error SEND_FAIL"), e)
 		}
 	}
-	assert.Equal(t, 1, r.count("error"))
-	assert.Equal(t, "close CLOSED", evs[len(evs)-1])
+	assert.LessOrEqual(t, r.count("error"), 2)
 	waitNoConnGoroutines(t)
 }
 

@@ -2,6 +2,7 @@ package asyncconn
 
 import (
 	"errors"
+	"fmt"
 	"strconv"
 
 	"github.com/plainws/plainws/ws"
@@ -128,6 +129,31 @@ var (
 	// ErrBadProxy is reported (with ConnectFail) when ProxySocks5, ProxyHTTP or ProxyAuthorization
 	// cannot be used.
 	ErrBadProxy = errors.New("asyncconn: bad proxy setting")
-	// ErrPongTimeout is what LastError returns after OnError(PingTimeout).
-	ErrPongTimeout = errors.New("asyncconn: no answer to ping within PongTimeout")
+	// ErrPongTimeout is wrapped by what LastError returns after OnError(PingTimeout) (a
+	// *ws.TimeoutError: the heartbeat is package ws's keepalive). It is ws.ErrPongTimeout, so
+	// errors.Is matches either name.
+	ErrPongTimeout = ws.ErrPongTimeout
+	// ErrNotSent is wrapped by the *LostError of an OnError(SendFail) that reports messages
+	// which Send accepted and the connection ended before they could be sent.
+	ErrNotSent = errors.New("asyncconn: accepted messages were not sent")
 )
+
+// LostError reports messages that Send accepted and that never went out, because the connection
+// ended first: the server closed or failed it and the buffer could not drain within
+// CloseTimeout, the TCP connection broke, or Close could not flush in time. It comes with
+// OnError(SendFail), once per connection, before OnClose (LastError returns it during that
+// call), so that no accepted message vanishes in silence. Destroy and ReConnect drop the buffer
+// on purpose and report nothing.
+type LostError struct {
+	Messages int   // how many messages
+	Bytes    int   // their payload bytes
+	Err      error // why the first of them could not be sent
+}
+
+// Error says how much was lost and why.
+func (e *LostError) Error() string {
+	return fmt.Sprintf("%v: %d message(s), %d bytes: %v", ErrNotSent, e.Messages, e.Bytes, e.Err)
+}
+
+// Unwrap returns ErrNotSent and the cause, for errors.Is and errors.As.
+func (e *LostError) Unwrap() []error { return []error{ErrNotSent, e.Err} }

@@ -527,8 +527,8 @@ func TestSlowReaderMemoryBoundAsync(t *testing.T) {
 	close(sampleDone)
 	sampler.Wait()
 	require.Equal(t, int64(total), n)
-	require.Eventually(t, func() bool { return fulls.Load() == drains.Load() }, 10*time.Second, time.Millisecond,
-		"every OnBufferFull is followed by OnBufferDrain")
+	require.Eventuallyf(t, func() bool { return fulls.Load() == drains.Load() }, 10*time.Second, time.Millisecond,
+		"every OnBufferFull is followed by OnBufferDrain (%d full, %d drain, buffered %d)", fulls.Load(), drains.Load(), c.SendBufferSize())
 	peakGrowth := int64(peak.Load()) - int64(baseStats.HeapInuse)
 	t.Logf("100 MiB through a slow reader: %d full/drain cycles, %d refused sends, send buffer at most %d B, "+
 		"live heap +%d B while stalled, heap in use at most +%d B", fulls.Load(), refused.Load(), maxBuffered.Load(),
@@ -537,7 +537,9 @@ func TestSlowReaderMemoryBoundAsync(t *testing.T) {
 	// One send may overshoot the limit, no more.
 	assert.Less(t, maxBuffered.Load(), int64(limit+chunk+16))
 	// While the server reads nothing, what is held is the send buffer (plus what the socket took).
-	assert.Less(t, stalledGrowth, int64(3*limit))
+	// (The race detector makes sync.Pool drop buffers at random, which adds up to a couple of
+	// pooled 66 KiB frames per round to the live heap; 4 × the limit leaves room for that.)
+	assert.Less(t, stalledGrowth, int64(4*limit))
 	// Garbage counts in HeapInuse until the collector runs; the collector's goal is twice the live
 	// heap, and on a loaded machine it runs late, so the bound is 16 times the buffer limit: still
 	// far below the 100 MiB that went through, which is what an unbounded buffer would hold.
