@@ -234,7 +234,7 @@ func (a *attempt) quietLocked() bool { return a.localClose || a.detached }
 // dispatch queues fn on the loop with backpressure. If the loop has stopped, the attempt is
 // aborted and false is returned.
 func (a *attempt) dispatch(fn func()) bool {
-	if err := a.c.loop.Dispatch(nil, fn); err != nil {
+	if err := a.c.loop.Dispatch(context.Background(), fn); err != nil {
 		a.abort()
 		return false
 	}
