@@ -1,8 +1,8 @@
 // Package asyncconn gives Go the programming model of Workerman's AsyncTcpConnection as a
 // WebSocket client (the PHP `ws://` protocol): a connection object whose callbacks, settings,
 // defaults and order of events are Workerman's, so that PHP clients port line for line, and whose
-// bugs (shared/workerman/INVENTORY.md §2, B1–B21) are fixed. It is built on package ws's exported
-// API only.
+// bugs are fixed: docs/workerman.md in the repository describes Workerman's client and numbers
+// its bugs B1–B21, the numbers cited below. It is built on package ws's exported API only.
 //
 //	loop := asyncconn.NewLoop()                     // a Workerman worker's event loop
 //	c, _ := asyncconn.New(loop, "ws://127.0.0.1:1234")
@@ -31,7 +31,7 @@
 //     so the events of two attempts never interleave.
 //   - Callbacks caused by a method call (OnBufferFull and OnError(SendFail) from Send, OnClose
 //     from Close) run later on the loop, never inside the call: Workerman fires them re-entrantly
-//     (INVENTORY §4.3), which a method safe from any goroutine cannot do. Buffer events are
+//     (docs/workerman.md §2), which a method safe from any goroutine cannot do. Buffer events are
 //     queued in the order the buffer changed. OnBufferFull still runs before the next received
 //     message is delivered, so Workerman's backpressure pattern — PauseRecv in OnBufferFull,
 //     ResumeRecv in OnBufferDrain — loses nothing.
@@ -105,20 +105,23 @@
 //
 // # Table 2: deliberate differences from Workerman
 //
+// B1–B21 are Workerman's bugs and a bare §N a section of docs/workerman.md; "RFC 6455 §N" is the
+// RFC's.
+//
 //	Difference                                                       Why
 //	---------------------------------------------------------------  ------------------------------------------
 //	Callbacks are queued to the loop, never run inside a method      Methods are safe from any goroutine; no
-//	call (Close returns before OnClose; Send before OnBufferFull).   re-entrancy, no reconnect recursion (§4.3, B19)
+//	call (Close returns before OnClose; Send before OnBufferFull).   re-entrancy, no reconnect recursion (§2, B19)
 //	wss:// works; Transport "tls" means TLS too.                     wss:// throws in Workerman, its users' top
 //	                                                                 complaint (issues #419, #960); 'tls' did no TLS
-//	OnConnect fires after TCP, proxy and TLS are all up.             Workerman may fire it before TLS is done (§1.13)
+//	OnConnect fires after TCP, proxy and TLS are all up.             Workerman may fire it before TLS is done (§11)
 //	Messages sent in OnWebSocketConnect go after those queued        Call order is kept (B15)
 //	before it.
 //	Every client frame, pings included, is masked with a fresh       RFC 6455 §5.3; Workerman's key is 00000000 (B5)
 //	random key.
 //	Close sends a close frame with code and reason and waits for     RFC 6455 §7.1.2; Workerman never sends one and
-//	the answer; a server's close frame is answered, also when        closes TCP first (B8); §5.5.1 makes the answer
-//	OnWebSocketClose is set (after it returns).                      a MUST, so the callback cannot skip it
+//	the answer; a server's close frame is answered, also when        closes TCP first (B8); RFC 6455 §5.5.1 makes
+//	OnWebSocketClose is set (after it returns).                      the answer a MUST: the callback cannot skip it
 //	OnWebSocketClose gets the parsed code and reason.                Workerman passes raw, possibly partial bytes (B3)
 //	A refused upgrade is OnError(HandshakeFail) with LastError a     Workerman only echoes and fires onClose; the
 //	*ws.HandshakeError (status, headers, body), then OnClose.        program cannot see why (B6, issue #847)
@@ -141,9 +144,9 @@
 //	ReConnect closes a live connection first; Close, Destroy and     Workerman opens a second socket beside the
 //	CancelReconnect cancel a pending one; delays are Durations       first, keeps the timer (issue #253), and takes
 //	(sub-second work); callbacks are never cleared.                  whole seconds in v5; callbacks vanish after a
-//	                                                                 final close (B19, §1.12)
+//	                                                                 final close (B19, §10)
 //	OnClose fires once for every attempt, even when OnError          One rule is easier to rely on; Workerman skips
-//	calls ReConnect.                                                 onClose then (§1.4)
+//	calls ReConnect.                                                 onClose then (§4)
 //	A panic in any callback goes to ErrorHandler, else to the        Workerman stops the worker for several callbacks
 //	loop's panic handler; the loop keeps running.                    even with errorHandler set (B20)
 //	Send in OnWebSocketPing/Pong sends a data frame; use Pong.       Workerman silently sends pongs then (B16)
@@ -151,7 +154,7 @@
 //	MaxPackageSize bounds a message's payload (after inflating);     Workerman counts frame bytes and closes without
 //	over it the connection fails with 1009.                          a close frame (B21)
 //	One send buffer before and after the upgrade, counted by         Workerman keeps a second, uncounted queue before
-//	SendBufferSize, full at >= MaxSendBufferSize in both cases.      the upgrade with a '>' check (§1.8)
+//	SendBufferSize, full at >= MaxSendBufferSize in both cases.      the upgrade with a '>' check (§6)
 //	OnBufferDrain fires when the buffer empties after OnBufferFull.  Every send is buffered here; Workerman's fires
 //	                                                                 after any partial write
 //	Send returns an error (ErrSendBufferFull, ErrNotOpen), not       Go convention; the message is queued either way
@@ -163,6 +166,6 @@
 //	ProxyAuthorization with CR or LF is refused (ConnectFail).       Header injection; Workerman strips nothing here
 //	No end(), pipe(), raw sends, getSocket(), registry of            Not needed by a ws client, or unsafe (raw sends
 //	connections, or STATUS_ENDING.                                   break the framing)
-//	TCP keep-alive and TCP_NODELAY are Go's defaults (on), also      Workerman sets them for tcp only (§1.10)
+//	TCP keep-alive and TCP_NODELAY are Go's defaults (on), also      Workerman sets them for tcp only (§8)
 //	with TLS.
 package asyncconn

@@ -290,6 +290,7 @@ func TestDispatchWithNilContextQueues(t *testing.T) {
 	l := startLoop(t)
 	ran := make(chan struct{})
 	// A nil context is a caller bug, but it must not panic.
+	//lint:ignore SA1012 this test passes nil on purpose: it checks that Dispatch survives it.
 	require.NoError(t, l.Dispatch(nil, func() { close(ran) }))
 	waitClosed(t, ran, "the dispatched callback")
 }
@@ -418,6 +419,7 @@ func TestRunWithNilContext(t *testing.T) {
 	l := NewLoop()
 	l.Post(l.Stop)
 	// A nil context is a caller bug, but it must not panic.
+	//lint:ignore SA1012 this test passes nil on purpose: it checks that Run survives it.
 	assert.NoError(t, l.Run(nil))
 }
 

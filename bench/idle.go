@@ -46,11 +46,11 @@ func IdleServerMain() bool {
 	if os.Getenv(idleServerEnv) != "1" {
 		return false
 	}
-	if err := runIdleServer(); err != nil {
-		fmt.Fprintln(os.Stderr, "idle server:", err)
-		os.Exit(1)
-	}
-	return true
+	// runIdleServer returns only on failure: it exits the process itself when stdin closes.
+	err := runIdleServer()
+	fmt.Fprintln(os.Stderr, "idle server:", err)
+	os.Exit(1)
+	return true // not reached
 }
 
 // runIdleServer answers WebSocket handshakes on 127.0.0.1 and then only

@@ -18,6 +18,8 @@ import (
 // (Upgrade) or from a raw net.Conn (UpgradeConn). The zero value accepts
 // same-origin (or origin-less) requests with no subprotocol.
 type Upgrader struct {
+	// Options are the connection's settings (limits, buffers, compression,
+	// keepalive), the same as a Dialer's.
 	Options
 
 	// Subprotocols lists the subprotocols the server speaks, in order of

@@ -111,10 +111,18 @@ var (
 // or a test can see what the handshake agreed. A window of 0 bits means the
 // parameter was absent, i.e. 15.
 type DeflateParams struct {
+	// ServerNoContextTakeover: the server compresses each message on its
+	// own, so the client's inflater keeps no window (RFC 7692 §7.1.1.1).
 	ServerNoContextTakeover bool
+	// ClientNoContextTakeover: the client compresses each message on its
+	// own, so the server's inflater keeps no window (RFC 7692 §7.1.1.2).
 	ClientNoContextTakeover bool
-	ServerMaxWindowBits     int
-	ClientMaxWindowBits     int
+	// ServerMaxWindowBits is the largest LZ77 window, as a power of two,
+	// the server compresses with (RFC 7692 §7.1.2.1); 0 when absent.
+	ServerMaxWindowBits int
+	// ClientMaxWindowBits is the largest LZ77 window, as a power of two,
+	// the client compresses with (RFC 7692 §7.1.2.2); 0 when absent.
+	ClientMaxWindowBits int
 }
 
 // Compression reports whether permessage-deflate was negotiated, and with

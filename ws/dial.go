@@ -32,6 +32,8 @@ var aLongTimeAgo = time.Unix(1, 0)
 // Dialer opens client connections. The zero value is usable: no proxy, TLS
 // with the system roots, the default timeouts and limits.
 type Dialer struct {
+	// Options are the connection's settings (limits, buffers, compression,
+	// keepalive), the same as an Upgrader's.
 	Options
 
 	// NetDialContext, if set, opens the TCP (or other) connection, e.g. to
@@ -80,7 +82,7 @@ const (
 type DialError struct {
 	Op   string // OpConnect, OpProxy or OpTLS
 	Addr string // the address dialled: the server's or the proxy's
-	Err  error
+	Err  error  // the cause: a *net.OpError, a *ProxyError, a TLS error or the context's error
 }
 
 // Error names the step and the address.

@@ -8,8 +8,9 @@
 //	RFC 6455 §1.3, §4.1     handshake.go  client request, Sec-WebSocket-Key/Accept, response checks
 //	RFC 6455 §4.2, §4.4     accept.go     server side: Upgrader.Upgrade (net/http), UpgradeConn (raw conn)
 //	RFC 6455 §3, §4.1       dial.go       Dialer: URL, TCP, TLS, proxy, handshake, all under one context
-//	RFC 9110 §9.3.6         proxy.go      HTTP CONNECT tunnels (with Basic Proxy-Authorization)
-//	RFC 1928, RFC 1929      proxy.go      SOCKS5 tunnels with username/password
+//	(proxies)               proxy.go      proxy errors, address and credentials, dispatch by scheme
+//	RFC 9110 §9.3.6         proxy_connect.go  HTTP CONNECT tunnels (with Basic Proxy-Authorization)
+//	RFC 1928, RFC 1929      proxy_socks5.go   SOCKS5 tunnels with username/password
 //	RFC 6455 §5.2           frame.go      Opcode, Header, ParseHeader/ReadHeader/AppendHeader, CheckHeader
 //	RFC 6455 §5.3, §10.3    mask.go       Mask (8 bytes at a time, key phase carried between calls)
 //	RFC 6455 §5.3           maskkey.go    per-connection CSPRNG for masking keys

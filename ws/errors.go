@@ -52,8 +52,12 @@ var (
 // where it still could. Err is one of the sentinels above; Detail says what
 // exactly was seen.
 type ProtocolError struct {
-	Code   StatusCode
-	Err    error
+	// Code is the close code this end sent, or would have sent had the
+	// connection still been writable: 1002, 1007, 1009, … (RFC 6455 §7.4.1).
+	Code StatusCode
+	// Err is the sentinel naming the rule the peer broke, for errors.Is.
+	Err error
+	// Detail says what exactly was seen, for people reading logs.
 	Detail string
 }
 
@@ -76,7 +80,11 @@ func protocolErr(code StatusCode, sentinel error, format string, args ...any) *P
 // with a close frame (RFC 6455 §7.1.5, §7.1.6). Code is CloseNoStatusReceived
 // when the frame carried no code.
 type CloseError struct {
-	Code   StatusCode
+	// Code is the status code of the peer's close frame (RFC 6455 §7.1.5),
+	// or CloseNoStatusReceived (1005) when the frame had no payload.
+	Code StatusCode
+	// Reason is the peer's reason (RFC 6455 §7.1.6), checked to be UTF-8;
+	// often empty.
 	Reason string
 }
 

@@ -76,10 +76,10 @@ const MaxHeaderSize = 14
 // Header is one frame header (RFC 6455 §5.2) as a plain value, so that parsing
 // and appending it never allocate and a fuzzer can round-trip it.
 type Header struct {
-	Fin    bool
-	Rsv    byte // RSV1–RSV3 exactly as in the first byte (Rsv1|Rsv2|Rsv3 bits); 0 when none is set
-	Opcode Opcode
-	Masked bool
+	Fin    bool    // FIN: this frame is the last fragment of its message (a control frame always is)
+	Rsv    byte    // RSV1–RSV3 exactly as in the first byte (Rsv1|Rsv2|Rsv3 bits); 0 when none is set
+	Opcode Opcode  // what the payload is: continuation, text, binary, close, ping or pong
+	Masked bool    // MASK: set on every frame a client sends, never on a server's (RFC 6455 §5.3)
 	Mask   [4]byte // the masking key in wire order; meaningful only when Masked
 	Length int64   // payload length; never negative
 }

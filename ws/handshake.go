@@ -79,12 +79,18 @@ const maxBodySnippet = 1024
 // or 403 can be told apart from a wrong accept key (Workerman only closes,
 // issue #847). On the server StatusCode is the status we answered with.
 type HandshakeError struct {
+	// StatusCode is the HTTP status: the server's answer on the client (0
+	// when no status line could be read), the one we answered on the server.
 	StatusCode int
-	Status     string
-	Header     http.Header
-	Body       []byte // at most 1 KiB of the response body
-	Err        error  // the specific sentinel (ErrBadStatus, ErrBadAccept, …)
-	Detail     string
+	// Status is the status line's code and text, e.g. "403 Forbidden".
+	Status string
+	// Header holds the response's fields on the client, the request's on
+	// the server (nil when the head could not be parsed).
+	Header http.Header
+	Body   []byte // at most 1 KiB of the response body
+	Err    error  // the specific sentinel (ErrBadStatus, ErrBadAccept, …)
+	// Detail says what exactly was wrong, for people reading logs.
+	Detail string
 }
 
 // Error says which rule failed and, for a refused status, what the server said.

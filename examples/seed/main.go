@@ -1,6 +1,7 @@
 // Command seed is the program this project was created from — the WebSocket client example of
-// Workerman's manual ("the ws protocol", shared/seed/) — ported line for line to package
-// asyncconn. Each Go line sits under a comment quoting the PHP line it replaces.
+// Workerman's manual, on its page "the ws protocol" (docs/workerman.md retells that page) —
+// ported line for line to package asyncconn. Each Go line sits under a comment quoting the PHP
+// line it replaces.
 //
 // It connects to ws://127.0.0.1:1234 (or -url), as the manual does; that needs a server there.
 // -embedded first starts a small echo server on that loopback address (with port 0, on a free
