@@ -20,7 +20,7 @@ import (
 func TestNewDefaultsMatchWorkerman(t *testing.T) {
 	l := startLoop(t)
 	c := newConn(t, l, "ws://example.com/path?q=1#frag")
-	// INVENTORY §1.1 and §1.5: the defaults copied into each connection.
+	// docs/workerman.md §3: the defaults copied into each connection.
 	assert.Equal(t, DefaultMaxSendBufferSize, c.MaxSendBufferSize)
 	assert.Equal(t, 1<<20, c.MaxSendBufferSize)
 	assert.Equal(t, int64(10<<20), c.MaxPackageSize)

@@ -137,6 +137,24 @@
 //	Lengths use the minimal encoding.                                RFC 6455 §5.2 (B13)
 //	The heartbeat never stops: pings bypass the send buffer.         Workerman deletes its timer when one send fails
 //	PongTimeout (off by default) fails a silent connection.          (B9); dead peers went unnoticed (issue #377)
+//	The heartbeat is package ws's keepalive (ws.Options.             One mechanism for both layers; Workerman reads
+//	PingInterval), so WebsocketPingInterval is read when the         the interval when the handshake completes
+//	attempt starts (before OnConnect), not after the upgrade.
+//	Every ping gets its own pong, in order (up to 1024 waiting).     As Workerman does; RFC 6455 §5.5.3 would allow
+//	                                                                 answering only the latest
+//	What Send accepted goes out before a close frame of ours, also   RFC 6455 §5.5.1 allows no data after it; in
+//	when the server closes or breaks the protocol; what cannot go    Workerman the buffer is flushed only if the
+//	out within CloseTimeout is reported as OnError(SendFail) with    socket takes it, and losses are silent
+//	a *LostError (messages, bytes, cause), before OnClose.
+//	The writer sends everything queued in one gathered write per     Workerman writes each send at once; a writer
+//	wake-up, and the reader holds back while the loop or the writer  goroutine must gather to keep up with a reader
+//	is behind (not when the server stops reading: then, as in        that takes many frames per read
+//	Workerman, the buffer fills and further sends are refused).
+//	The upgrade request's headers: Host, Upgrade, Connection, Key,   Workerman sends Host, Connection, Upgrade,
+//	Version, Protocol, Extensions, then Headers sorted by name.      Version, Key, then its headers in the order
+//	                                                                 set; http.Header is a map and keeps no order,
+//	                                                                 and RFC 9110 §5.3 makes the order of
+//	                                                                 different field names insignificant
 //	The Host header names the target, also behind a proxy.           Workerman sends the proxy's port (B7)
 //	Proxy negotiation runs off the loop and checks every reply.      Workerman blocks the loop and ignores replies
 //	                                                                 (B17)
@@ -158,7 +176,8 @@
 //	OnBufferDrain fires when the buffer empties after OnBufferFull.  Every send is buffered here; Workerman's fires
 //	                                                                 after any partial write
 //	Send returns an error (ErrSendBufferFull, ErrNotOpen), not       Go convention; the message is queued either way
-//	true/false/null.                                                 when nil
+//	true/false/null. ErrNotOpen also once the server's close frame   when nil
+//	or a protocol violation has been read and what preceded it ran.
 //	Messages that arrive after Close, Destroy or ReConnect are       The program asked to end that connection
 //	dropped.
 //	PauseRecv also holds what was already read.                      "No receive callback while paused" is exact

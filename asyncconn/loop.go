@@ -42,7 +42,7 @@ var ErrNilFunc = errors.New("asyncconn: nil callback")
 type PanicHandler func(v any, stack []byte)
 
 // Loop runs callbacks and timers one at a time, in order, on a single goroutine. It gives Go code
-// the promise of Workerman's one-thread-per-worker model (INVENTORY §4.2): state touched only from
+// the promise of Workerman's one-thread-per-worker model (docs/workerman.md §2): state touched only from
 // callbacks of one Loop needs no locks. Several Loops may run side by side, like Workerman workers.
 //
 // One round of the loop mirrors one tick of Workerman's Select driver: first every callback that

@@ -47,7 +47,7 @@ func (s Status) String() string {
 }
 
 // ErrorCode is the code OnError receives. Codes 1 and 2 are Workerman's and mean the same thing;
-// the others are ours, for failures Workerman reports only with a bare onClose (INVENTORY.md §1.4,
+// the others are ours, for failures Workerman reports only with a bare onClose (docs/workerman.md §5,
 // bugs B6, B21), so that a program can tell a refused upgrade from a dead network.
 type ErrorCode int
 

@@ -1,4 +1,4 @@
-// Package loadtest holds plainws's load and fault tests: thousands of
+// Package loadtest holds plainws's load and fault tests: 1,000 (by default)
 // concurrent loopback connections against "plainws serve" running as its own
 // process (so the file descriptors of both ends do not share one process's
 // limit), checking that nothing is lost or reordered and reporting memory per

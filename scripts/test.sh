@@ -6,7 +6,8 @@
 # Steps (each prints its name first; the first failing step stops the run, non-zero):
 #   1. install peers   Debian python3-websockets (for /usr/bin/python3), node + npm if
 #                      missing, and `npm ci` of the pinned ws in interop/peers/node
-#   2. format and vet  gofmt -l must print nothing; go vet ./...
+#   2. format, vet     gofmt -l must print nothing; go vet ./...; staticcheck ./... (pinned,
+#      and lint      installed with go install) in the root module and bench/peers
 #   3. tests           go test -race -count=1 -timeout 25m ./...
 #   4. fuzz smoke      every Fuzz* target in ./fuzz for ${FUZZTIME:-15s}
 #   5. benchmarks      every benchmark under ./bench once (-benchtime 1x)
@@ -100,7 +101,7 @@ fi
 (cd "$NODE_PEER_DIR" && node -e 'console.log("node ws", require("ws/package.json").version)')
 
 # ---------------------------------------------------------------------------------
-step "format (gofmt -l) and vet (go vet ./...)"
+step "format (gofmt -l), vet (go vet ./...) and staticcheck"
 
 go version
 unformatted="$(gofmt -l .)"
@@ -112,6 +113,12 @@ fi
 echo "gofmt: clean"
 go vet ./...
 echo "go vet: clean"
+go install honnef.co/go/tools/cmd/staticcheck@v0.8.2
+sc_bin="$(go env GOBIN)"
+[ -n "$sc_bin" ] || sc_bin="$(go env GOPATH)/bin"
+"$sc_bin/staticcheck" ./...
+(cd bench/peers && "$sc_bin/staticcheck" ./...)
+echo "staticcheck: clean"
 
 # ---------------------------------------------------------------------------------
 step "tests (go test -race -count=1 -timeout 25m ./...)"
