@@ -43,6 +43,18 @@ func IdleConns() int {
 // false at once. A benchmark binary's TestMain calls it first, since the
 // server is the benchmark binary itself, run again.
 func IdleServerMain() bool {
+	if spec := os.Getenv(idleClientsEnv); spec != "" {
+		// The clients of MeasureIdleServer; runIdleClients exits the process itself.
+		err := runIdleClients(spec)
+		fmt.Fprintln(os.Stderr, "idle clients:", err)
+		os.Exit(1)
+	}
+	if os.Getenv(fragServerEnv) == "1" {
+		// FragmentEcho's server; it exits the process itself when stdin closes.
+		err := runFragServer()
+		fmt.Fprintln(os.Stderr, "fragment server:", err)
+		os.Exit(1)
+	}
 	if os.Getenv(idleServerEnv) != "1" {
 		return false
 	}
