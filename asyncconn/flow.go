@@ -11,9 +11,9 @@ import (
 // Reading ahead. The reader hands each message to the loop and reads on. Left alone it would run
 // ahead of a slow loop (holding every message read and not yet delivered) and of a slow writer
 // (an echo client's replies piling up in the send buffer until they are dropped). So before each
-// read it waits for room (waitRoom): while the messages in flight to the loop, or the send buffer,
-// are past MaxSendBufferSize, it does not read, and TCP's own flow control pushes back on the
-// server. One exception keeps this from ever deadlocking: when the writer has been stuck in one
+// read it waits for room (waitRoom): while the messages in flight to the loop and the send buffer
+// together are past MaxSendBufferSize, it does not read, and TCP's own flow control pushes back on
+// the server; so an echo of every message in flight is always accepted. One exception keeps this from ever deadlocking: when the writer has been stuck in one
 // write for stuckWrite, the server is not reading what we send — typically because it is itself
 // blocked writing to us — and waiting for it would wait for ever; reading then goes on, and the
 // send buffer takes what it can, as in Workerman.
@@ -26,8 +26,9 @@ import (
 // writer drains the queue; all of it bounded by CloseTimeout. What could not go out is counted,
 // and reported as OnError(SendFail) before OnClose (deliverEnd).
 
-// stuckWrite is how long one write may block before the reader stops waiting for the writer.
-const stuckWrite = 50 * time.Millisecond
+// stuckWrite is how long one write may block before the reader stops waiting for the writer: long
+// enough that a server which reads, on a loaded machine, is not taken for one that does not.
+const stuckWrite = 500 * time.Millisecond
 
 // notifyLocked wakes the goroutines waiting for the attempt's state to change (waitRoom,
 // flushBeforeClose). It costs nothing while nobody waits. c.mu must be held.
@@ -74,12 +75,19 @@ func (a *attempt) waitRoom() bool {
 	defer c.mu.Unlock()
 	for !a.aborted {
 		limit := c.sendLimitLocked()
-		ahead := a.inflight >= limit
-		if !ahead && a.q.bytes+a.q.ctrlBytes >= limit && a.writing && !a.q.closed {
-			ahead = a.writeSince.IsZero() || time.Since(a.writeSince) < stuckWrite
-		}
-		if !ahead {
+		// Together: then the echo of everything in flight still fits in the send buffer.
+		if a.inflight+a.q.bytes+a.q.ctrlBytes < limit {
 			return true
+		}
+		if a.inflight < limit {
+			// The send buffer is what is full: wait for the writer, unless it is not running
+			// or stuck (see the file comment).
+			if !a.writing || a.q.closed {
+				return true
+			}
+			if !a.writeSince.IsZero() && time.Since(a.writeSince) >= stuckWrite {
+				return true
+			}
 		}
 		a.waitChangeLocked(stuckWrite)
 	}

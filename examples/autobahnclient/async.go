@@ -76,17 +76,10 @@ func echoCaseAsync(loop *asyncconn.Loop, u string, compression *ws.CompressionOp
 		}
 		if err != nil {
 			caseErr = err
-			return
 		}
-		// Flow control, Workerman's way: stop reading while the echoes wait to go out, so the
-		// send buffer never overflows (which would drop a message) and the server feels TCP's
-		// backpressure. Pausing here, not in OnBufferFull, also holds back the messages that
-		// were already read when the buffer filled.
-		if c.SendBufferSize() >= c.MaxSendBufferSize {
-			c.PauseRecv()
-		}
+		// No flow control of our own: asyncconn stops reading while the echoes wait to go out,
+		// so the send buffer takes every one of them and the server feels TCP's backpressure.
 	}
-	c.OnBufferDrain = func(c *asyncconn.Conn) { c.ResumeRecv() }
 	c.OnError = func(c *asyncconn.Conn, code asyncconn.ErrorCode, msg string) {
 		caseErr = &caseError{code: code, msg: msg}
 	}
