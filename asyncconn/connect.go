@@ -170,9 +170,11 @@ type attempt struct {
 	cfg       *config // mu: the settings, dropped once the dial is over
 	closeWait time.Duration
 	q         *sendQueue
-	abortCh   chan struct{}  // closed by abortLocked
+	abortCh   chan struct{}  // mu: closed by abortLocked; made only when someone waits (abortedLocked)
 	wg        sync.WaitGroup // the writer goroutine
-	unhook    func() bool    // removes the loop-stop hook
+	hookPrev  *attempt       // loop's mu: the attempts a stopping loop aborts (Loop.attach)
+	hookNext  *attempt       // loop's mu
+	hooked    bool           // loop's mu
 
 	aborted    bool               // mu: the attempt is being torn down
 	dialCancel context.CancelFunc // mu: cancels the dial while it runs
@@ -190,7 +192,7 @@ type attempt struct {
 	destroyed  bool               // mu: Destroy dropped the send buffer on purpose
 	closing    bool               // mu: a close the program did not ask for began: Send is refused
 	flushing   bool               // mu: the writer is inside WriteMessages
-	writeSince time.Time          // mu: when that write began
+	writeSince int64              // mu: when that write began, in Unix nanoseconds; 0 if none
 	inflight   int                // mu: bytes of messages read and not yet delivered by the loop
 	wake       chan struct{}      // mu: closed by notifyLocked; nil while nobody waits
 	lostMsgs   int                // mu: accepted messages that were never sent
@@ -202,7 +204,7 @@ type attempt struct {
 // startLocked begins a new attempt. c.mu must be held.
 func (c *Conn) startLocked() {
 	cfg := c.newConfigLocked()
-	a := &attempt{c: c, cfg: cfg, closeWait: cfg.closeWait, abortCh: make(chan struct{})}
+	a := &attempt{c: c, cfg: cfg, closeWait: cfg.closeWait}
 	a.q = c.pendingQ
 	if a.q == nil {
 		a.q = &sendQueue{}
@@ -211,7 +213,9 @@ func (c *Conn) startLocked() {
 	c.cur = a
 	c.status = StatusConnecting
 	// A stopped loop ends its connections: nothing would ever run their callbacks.
-	a.unhook = context.AfterFunc(c.loop.stoppedContext(), a.abort)
+	if !c.loop.attach(a) {
+		a.abortLocked()
+	}
 	go a.dialThenRead()
 }
 
@@ -223,13 +227,27 @@ func (a *attempt) abort() {
 	a.c.mu.Unlock()
 }
 
+// abortedLocked returns a channel closed once the attempt is aborted, made on first use: most
+// attempts never need one, and an idle connection should not carry it. c.mu must be held.
+func (a *attempt) abortedLocked() <-chan struct{} {
+	if a.abortCh == nil {
+		a.abortCh = make(chan struct{})
+		if a.aborted {
+			close(a.abortCh)
+		}
+	}
+	return a.abortCh
+}
+
 // abortLocked is abort with c.mu held.
 func (a *attempt) abortLocked() {
 	if a.aborted {
 		return
 	}
 	a.aborted = true
-	close(a.abortCh)
+	if a.abortCh != nil {
+		close(a.abortCh)
+	}
 	a.notifyLocked()
 	if a.dialCancel != nil {
 		a.dialCancel()
@@ -286,7 +304,7 @@ func (a *attempt) finish(code ErrorCode, err error) {
 		}
 	}
 	c.mu.Unlock()
-	a.unhook()
+	c.loop.detach(a)
 	a.wg.Wait() // nothing of this attempt outlives its OnClose but this goroutine's return
 	c.mu.Lock()
 	// What is still queued was accepted by Send and will never be sent.
@@ -468,11 +486,11 @@ func (a *attempt) waitResumed() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for a.paused && !a.aborted {
-		ch := a.resume
+		ch, abort := a.resume, a.abortedLocked()
 		c.mu.Unlock()
 		select {
 		case <-ch:
-		case <-a.abortCh:
+		case <-abort:
 		}
 		c.mu.Lock()
 	}

@@ -45,12 +45,12 @@ func (a *attempt) waitChangeLocked(d time.Duration) {
 	if a.wake == nil {
 		a.wake = make(chan struct{})
 	}
-	ch := a.wake
+	ch, abort := a.wake, a.abortedLocked()
 	a.c.mu.Unlock()
 	t := time.NewTimer(d)
 	select {
 	case <-ch:
-	case <-a.abortCh:
+	case <-abort:
 	case <-t.C:
 	}
 	t.Stop()
@@ -85,7 +85,7 @@ func (a *attempt) waitRoom() bool {
 			if !a.writing || a.q.closed {
 				return true
 			}
-			if !a.writeSince.IsZero() && time.Since(a.writeSince) >= stuckWrite {
+			if a.writeSince != 0 && time.Since(time.Unix(0, a.writeSince)) >= stuckWrite {
 				return true
 			}
 		}
@@ -102,10 +102,13 @@ func (a *attempt) flushBeforeClose(barrier func(done chan struct{})) {
 	deadline := time.Now().Add(a.closeWait)
 	done := make(chan struct{})
 	if a.readerEvent(func() { barrier(done) }) {
+		c.mu.Lock()
+		abort := a.abortedLocked()
+		c.mu.Unlock()
 		t := time.NewTimer(a.closeWait)
 		select {
 		case <-done:
-		case <-a.abortCh:
+		case <-abort:
 		case <-c.loop.Done():
 		case <-t.C:
 		}

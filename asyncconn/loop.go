@@ -65,6 +65,9 @@ type Loop struct {
 	stopped  bool  // no callback will start any more
 	sleeping bool  // the loop goroutine is (about to be) blocked waiting for work
 	stopErr  error // what Run returns: nil after Stop, ctx.Err() after the context ended
+	finished bool  // stopped for good (finish ran): attach refuses
+
+	attempts *attempt // connection attempts to abort when the loop finishes (attach)
 
 	wake   chan struct{} // capacity 1; wakes a sleeping loop
 	stopCh chan struct{} // closed by Stop; releases blocked Dispatch calls
@@ -75,11 +78,6 @@ type Loop struct {
 
 	doneOnce sync.Once
 
-	// ctx is canceled when the loop has stopped for good (in finish), so that work tied to the loop,
-	// such as a connection's reader, can hook context.AfterFunc on it without a goroutine of its own.
-	ctx       context.Context
-	cancelCtx context.CancelFunc
-
 	panicHandler PanicHandler
 }
 
@@ -87,14 +85,11 @@ type Loop struct {
 // runs; they start when Run (or Start) is called, which lets a program set everything up first,
 // as Workerman code does in onWorkerStart before Worker::runAll.
 func NewLoop() *Loop {
-	ctx, cancel := context.WithCancel(context.Background())
 	return &Loop{
 		timerByID: make(map[TimerID]*timer),
 		wake:      make(chan struct{}, 1),
 		stopCh:    make(chan struct{}),
 		done:      make(chan struct{}),
-		ctx:       ctx,
-		cancelCtx: cancel,
 	}
 }
 
@@ -257,16 +252,63 @@ func (l *Loop) finish() {
 		l.space = nil
 	}
 	l.clearTimersLocked()
+	l.finished = true
 	l.mu.Unlock()
-	l.cancelCtx()
+	l.abortAttached()
 	l.doneOnce.Do(func() { close(l.done) })
 }
 
-// stoppedContext returns a context that is canceled once the loop has stopped for good (when Done is
-// closed). Connections derive their own contexts from it, so that a stopped loop also ends their
-// network I/O and goroutines.
-func (l *Loop) stoppedContext() context.Context {
-	return l.ctx
+// attach registers a connection attempt to be aborted when the loop stops for good, so that a
+// stopped loop also ends its connections' network I/O and goroutines. It reports false, and
+// registers nothing, if the loop has already stopped. The attempts form a list through their own
+// fields: an idle connection pays two pointers for it, not a context of its own.
+func (l *Loop) attach(a *attempt) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.finished {
+		return false
+	}
+	a.hookNext, a.hookPrev, a.hooked = l.attempts, nil, true
+	if l.attempts != nil {
+		l.attempts.hookPrev = a
+	}
+	l.attempts = a
+	return true
+}
+
+// detach undoes attach; it does nothing for an attempt that is not registered.
+func (l *Loop) detach(a *attempt) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !a.hooked {
+		return
+	}
+	if a.hookPrev != nil {
+		a.hookPrev.hookNext = a.hookNext
+	} else {
+		l.attempts = a.hookNext
+	}
+	if a.hookNext != nil {
+		a.hookNext.hookPrev = a.hookPrev
+	}
+	a.hookPrev, a.hookNext, a.hooked = nil, nil, false
+}
+
+// abortAttached aborts every attached attempt, once the loop has stopped for good.
+func (l *Loop) abortAttached() {
+	l.mu.Lock()
+	var all []*attempt
+	for a := l.attempts; a != nil; a = a.hookNext {
+		all = append(all, a)
+	}
+	for _, a := range all {
+		a.hookPrev, a.hookNext, a.hooked = nil, nil, false
+	}
+	l.attempts = nil
+	l.mu.Unlock()
+	for _, a := range all {
+		a.abort()
+	}
 }
 
 // Done returns a channel that is closed once the loop has stopped for good: Run has returned (or

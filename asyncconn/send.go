@@ -237,13 +237,13 @@ func (c *Conn) writeLoop(a *attempt) {
 			dataBytes += m.size
 		}
 		q.msgs, q.head = nil, 0 // the writer owns them now; an idle connection keeps no queue memory
-		a.flushing, a.writeSince = true, time.Now()
+		a.flushing, a.writeSince = true, time.Now().UnixNano()
 		c.mu.Unlock()
 
 		n, err := wsc.WriteMessages(batch)
 
 		c.mu.Lock()
-		a.flushing, a.writeSince = false, time.Time{}
+		a.flushing, a.writeSince = false, 0
 		q.bytes -= dataBytes
 		if err != nil {
 			for _, m := range batch[max(n, nctrl):] {
