@@ -78,14 +78,19 @@ func peakRSS() (int64, bool) {
 
 // startFragServer runs the benchmark binary again as the fragmenting server
 // and returns its address.
-func startFragServer(tb testing.TB) string {
+func startFragServer(tb testing.TB) string { return startServerProcess(tb, fragServerEnv) }
+
+// startServerProcess runs the benchmark binary again as the server that the
+// environment variable env selects (IdleServerMain dispatches on it), and
+// returns the address it prints.
+func startServerProcess(tb testing.TB, env string) string {
 	tb.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		tb.Fatal(err)
 	}
 	cmd := exec.Command(exe, "-test.run=^$", "-test.bench=^$")
-	cmd.Env = append(os.Environ(), fragServerEnv+"=1")
+	cmd.Env = append(os.Environ(), env+"=1")
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -112,7 +117,7 @@ func startFragServer(tb testing.TB) string {
 	line, err := bufio.NewReader(stdout).ReadString('\n')
 	addr, ok := strings.CutPrefix(strings.TrimSpace(line), "ADDR ")
 	if err != nil || !ok {
-		tb.Fatalf("fragment server did not start: %q %v", line, err)
+		tb.Fatalf("%s server did not start: %q %v", env, line, err)
 	}
 	return addr
 }

@@ -49,6 +49,12 @@ func IdleServerMain() bool {
 		fmt.Fprintln(os.Stderr, "idle clients:", err)
 		os.Exit(1)
 	}
+	if os.Getenv(burstServerEnv) == "1" {
+		// EchoBurstAsync's server; it exits the process itself when stdin closes.
+		err := runBurstServer()
+		fmt.Fprintln(os.Stderr, "burst server:", err)
+		os.Exit(1)
+	}
 	if os.Getenv(fragServerEnv) == "1" {
 		// FragmentEcho's server; it exits the process itself when stdin closes.
 		err := runFragServer()

@@ -13,3 +13,8 @@ func BenchmarkIdleServer(b *testing.B) {
 // 16 MiB message as one-byte fragments and echoes it (see FragmentEcho).
 // Run it alone with -benchtime=1x.
 func BenchmarkFragmentEcho(b *testing.B) { FragmentEcho(b) }
+
+// BenchmarkEchoBurstAsync reports an asyncconn echo client's peak RSS while
+// it echoes a million-message burst (see EchoBurstAsync). Run it alone with
+// -benchtime=1x.
+func BenchmarkEchoBurstAsync(b *testing.B) { EchoBurstAsync(b) }
