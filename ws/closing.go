@@ -37,14 +37,14 @@ func (c *Conn) writeCloseFrameLocked(payload []byte) error {
 // peerCloseLocked completes a closing handshake the peer started, or
 // finishes ours, when its close frame arrives (RFC 6455 §5.5.1, §7.1.2–3).
 func (c *Conn) peerCloseLocked(code StatusCode, reason string) error {
-	if lerr := c.localErr.Load(); lerr != nil {
+	if lf := c.localErr.Load(); lf != nil {
 		// This end gave up first (giveUp sent its close frame and is
 		// closing TCP); a close frame that slipped in before TCP went down
 		// is the peer's answer to that, not a close of its own: the
 		// reader reports why we gave up, whichever it saw first.
-		c.readErr = lerr
+		c.readErr = lf.err
 		c.closeTCP()
-		return lerr
+		return lf.err
 	}
 	c.peerClose = CloseError{Code: code, Reason: reason}
 	c.closeOnce.Do(func() { close(c.peerClosed) })

@@ -183,8 +183,12 @@ type Conn struct {
 
 	// Silent peers (keepalive.go, ping.go).
 	keepalive *keepalive                   // nil unless IdleTimeout or PingInterval
-	localErr  atomic.Pointer[TimeoutError] // why this end gave up, if it did
-	pongs     pongWaiters                  // Ping calls waiting for their pong
+	localErr  atomic.Pointer[localFailure] // why this end gave up, if it did (giveUp)
+
+	// The deadlines the program set last (Unix ns, 0: none), which the
+	// context-bound calls put back after borrowing the deadline (context.go).
+	readDeadline, writeDeadline atomic.Int64
+	pongs                       pongWaiters // Ping calls waiting for their pong
 }
 
 // NewConn wraps a net.Conn on which the opening handshake has already taken
@@ -261,11 +265,25 @@ func (c *Conn) NetConn() net.Conn { return c.conn }
 // SetReadDeadline sets the deadline for reads. Unlike some peers' readers, a
 // read that times out leaves the connection usable: the frame state is kept
 // exactly, and a later read continues where it stopped.
-func (c *Conn) SetReadDeadline(t time.Time) error { return c.conn.SetReadDeadline(t) }
+func (c *Conn) SetReadDeadline(t time.Time) error {
+	c.readDeadline.Store(unixNano(t))
+	return c.conn.SetReadDeadline(t)
+}
 
 // SetWriteDeadline sets the deadline for writes. A write that times out may
 // have sent part of a frame, so it fails the connection for writing.
-func (c *Conn) SetWriteDeadline(t time.Time) error { return c.conn.SetWriteDeadline(t) }
+func (c *Conn) SetWriteDeadline(t time.Time) error {
+	c.writeDeadline.Store(unixNano(t))
+	return c.conn.SetWriteDeadline(t)
+}
+
+// unixNano is t for the deadline store, 0 for the zero time (no deadline).
+func unixNano(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
 
 // SetReadLimit changes the largest message accepted (see Options.ReadLimit).
 // Call it before reading or from the reading goroutine.

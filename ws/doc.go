@@ -22,6 +22,8 @@
 //	RFC 6455 §5.5.2–§5.5.3  ping.go       Conn.Ping: a ping and the round-trip time of its pong
 //	RFC 6455 §5.5.2, §7.1.7 keepalive.go  IdleTimeout, keepalive pings, PongTimeout: silent peers fail
 //	RFC 6455 §5.5.1, §7     closing.go    the closing handshake, Close, CloseNow, the lingering close
+//	(API)                   context.go    ReadMessageContext, NextReaderContext, WriteMessageContext, CloseContext
+//	RFC 6455 §5.6           netconn.go    NetConn: a net.Conn streaming over messages
 //	RFC 6455 §7.4           close.go      status codes, close payloads
 //	RFC 6455 §8.1           utf8.go       streaming UTF-8 validation
 //	RFC 6455 §7.1.7         errors.go     typed errors and the close codes they send

@@ -128,7 +128,7 @@ func (k *keepalive) tick() {
 	if fail != nil {
 		k.stopped = true
 		k.mu.Unlock()
-		c.giveUp(fail)
+		c.giveUp(fail, fail.Code)
 		return
 	}
 	if k.idle > 0 && !now.Before(k.nextIdle) {
@@ -160,21 +160,26 @@ func (k *keepalive) stop() {
 	k.mu.Unlock()
 }
 
+// localFailure is why this end gave up on a connection (giveUp): what
+// every later read, Ping and the reader's pending call report.
+type localFailure struct{ err error }
+
 // giveUp fails the connection from outside the read path, for a reason of
-// this end's (a silent peer): it sends a close frame with err's code if none
-// went out yet and no writer is in the way, and closes the TCP connection,
-// which wakes a blocked reader and a blocked writer; the reader then returns
-// err, and writers ErrClosed. No closing handshake is waited for: a peer
-// this quiet would not answer one. A writer holding the frame lock is most
-// likely blocked on that same peer, which is not reading; waiting for it
-// would only delay the close, so the close frame is then left out.
-func (c *Conn) giveUp(err *TimeoutError) {
+// this end's (a silent peer, a read abandoned inside a message): it sends a
+// close frame with code if none went out yet and no writer is in the way,
+// and closes the TCP connection, which wakes a blocked reader and a blocked
+// writer; the reader then returns err, and writers ErrClosed. No closing
+// handshake is waited for: a peer this quiet would not answer one. A writer
+// holding the frame lock is most likely blocked on that same peer, which is
+// not reading; waiting for it would only delay the close, so the close
+// frame is then left out.
+func (c *Conn) giveUp(err error, code StatusCode) {
 	if !c.closing.CompareAndSwap(false, true) {
 		return // Close or CloseNow got there first
 	}
-	c.localErr.Store(err)
+	c.localErr.Store(&localFailure{err: err})
 	if c.writeMu.TryLock() {
-		payload, _ := AppendClosePayload(nil, err.Code, "")
+		payload, _ := AppendClosePayload(nil, code, "")
 		_ = c.conn.SetWriteDeadline(time.Now().Add(c.closeTimeout))
 		_ = c.writeCloseFrameLocked(payload)
 		c.writeMu.Unlock()

@@ -41,8 +41,8 @@ func (c *Conn) Ping(ctx context.Context, payload []byte) (time.Duration, error) 
 // closedErr is what a call that found the connection closed reports: the
 // reason this end gave up, the peer's close, or ErrClosed.
 func (c *Conn) closedErr() error {
-	if err := c.localErr.Load(); err != nil {
-		return err
+	if lf := c.localErr.Load(); lf != nil {
+		return lf.err
 	}
 	select {
 	case <-c.peerClosed:

@@ -467,9 +467,9 @@ func (c *Conn) readFailedLocked(err error) error {
 	if errors.As(err, &ne) && ne.Timeout() && !c.closing.Load() {
 		return err
 	}
-	if lerr := c.localErr.Load(); lerr != nil {
+	if lf := c.localErr.Load(); lf != nil {
 		// This end gave up on a silent peer (keepalive.go).
-		c.readErr = lerr
+		c.readErr = lf.err
 		c.closeTCP()
 		return c.readErr
 	}
