@@ -141,7 +141,7 @@ func TestMaskDoesNotAllocate(t *testing.T) {
 }
 
 func BenchmarkMask(b *testing.B) {
-	for _, size := range []int{8, 64, 512, 4096, 65536, 1 << 20} {
+	for _, size := range []int{8, 16, 32, 64, 512, 4096, 65536, 1 << 20} {
 		for _, off := range []int{0, 1} {
 			name := fmt.Sprintf("size=%d/aligned", size)
 			if off != 0 {
