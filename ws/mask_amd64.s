@@ -43,6 +43,8 @@ TEXT ·maskAsm(SB), NOSPLIT, $0-28
 	CMPQ    CX, $128
 	JAE     big
 
+	// CX < 128 here (or < 32 after the vector loops). Its bits pick the
+	// steps, which leave CX as it is.
 small:
 	TESTQ   $64, CX
 	JZ      small32
@@ -142,7 +144,8 @@ align16:
 	SUBQ    $16, CX
 
 vector:
-	// The key, as the steps left it, in every lane.
+	// The key, as the steps left it, in every lane. CX >= 128 here (>= 225
+	// after the steps), so the first pass of either loop needs no test.
 	MOVQ       AX, X0
 	PUNPCKLQDQ X0, X0
 	CMPB       ·useAVX2(SB), $0
@@ -219,6 +222,8 @@ TEXT ·maskCopyAsm(SB), NOSPLIT, $0-52
 	CMPQ    CX, $128
 	JAE     big
 
+	// CX < 128 here (or < 32 after the vector loops). Its bits pick the
+	// steps, which leave CX as it is.
 small:
 	TESTQ   $64, CX
 	JZ      small32
@@ -377,7 +382,8 @@ align16:
 	SUBQ    $16, CX
 
 vector:
-	// The key, as the steps left it, in every lane.
+	// The key, as the steps left it, in every lane. CX >= 128 here (>= 225
+	// after the steps), so the first pass of either loop needs no test.
 	MOVQ       AX, X0
 	PUNPCKLQDQ X0, X0
 	CMPB       ·useAVX2(SB), $0
