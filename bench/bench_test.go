@@ -22,7 +22,7 @@ func TestMain(m *testing.M) {
 var (
 	readSizes  = []int{16, 1 << 10, 64 << 10, 1 << 20}
 	writeSizes = []int{64, 1 << 10, 64 << 10, 1 << 20}
-	maskSizes  = []int{8, 64, 512, 4 << 10, 64 << 10, 1 << 20}
+	maskSizes  = []int{8, 16, 32, 64, 512, 4 << 10, 64 << 10, 1 << 20}
 )
 
 // SizeName formats a byte count the way the benchmark names use it.

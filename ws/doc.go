@@ -12,7 +12,10 @@
 //	RFC 9110 §9.3.6         proxy_connect.go  HTTP CONNECT tunnels (with Basic Proxy-Authorization)
 //	RFC 1928, RFC 1929      proxy_socks5.go   SOCKS5 tunnels with username/password
 //	RFC 6455 §5.2           frame.go      Opcode, Header, ParseHeader/ReadHeader/AppendHeader, CheckHeader
-//	RFC 6455 §5.3, §10.3    mask.go       Mask (8 bytes at a time, key phase carried between calls)
+//	RFC 6455 §5.3, §10.3    mask.go       Mask, maskCopy: pure-Go reference (8 bytes a step, key phase carried)
+//	RFC 6455 §5.3           mask_asm.go   the same in mask_amd64.s (SSE2/AVX2), mask_arm64.s (NEON);
+//	                                      mask_generic.go with -tags purego and on other architectures
+//	Intel SDM Vol. 1 §14.3  cpu_amd64.go  CPUID and XGETBV (cpu_amd64.s): may AVX2 be used
 //	RFC 6455 §5.3           maskkey.go    per-connection CSPRNG for masking keys
 //	RFC 6455 §5, §6         conn.go       Conn, Options and the safe defaults
 //	RFC 6455 §5.4–§5.6, §6  read.go       reading: fragments, control frames, read limit

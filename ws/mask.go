@@ -13,9 +13,17 @@ import (
 // masking key; the same operation masks and unmasks. Carrying the key as a rotating word instead of a
 // (key, offset) pair means the caller keeps one uint32 per frame and the hot loop never computes i MOD 4.
 //
-// Mask never allocates, is safe on any length (including zero) and any alignment, and is the routine every
-// masked payload byte goes through on both the read and the write path, so it works eight bytes at a time.
+// Mask never allocates and is safe on any length (including zero) and any alignment. It is the routine every
+// masked payload byte goes through on both the read and the write path, so on amd64 and arm64 it runs in
+// assembly (mask_amd64.s: SSE2, or AVX2 where the CPU and the OS allow it; mask_arm64.s: NEON); with the
+// purego build tag and on every other architecture it runs maskGeneric below, which is the reference the
+// assembly is tested against and the one to read.
 func Mask(b []byte, key uint32) uint32 {
+	return mask(b, key)
+}
+
+// maskGeneric is Mask in portable Go, eight bytes at a time.
+func maskGeneric(b []byte, key uint32) uint32 {
 	// An 8-byte word holds the 4-byte key twice, so XORing whole words never changes the key phase: the
 	// phase only moves in the final 0..3 bytes.
 	if len(b) >= 8 {
@@ -72,9 +80,20 @@ func MaskKeyWord(k [4]byte) uint32 {
 }
 
 // maskCopy writes src masked with key into dst (which must be at least as
-// long) in one pass, leaving src untouched, and returns the rotated key like
-// Mask. The write path uses it so a client never masks the caller's slice
-// and never walks the payload twice.
+// long; a shorter dst panics before anything is written) in one pass, leaving
+// src untouched, and returns the rotated key like Mask. The write path uses it
+// so a client never masks the caller's slice and never walks the payload
+// twice. dst and src must not overlap. Like Mask it runs in assembly on amd64
+// and arm64 and maskCopyGeneric elsewhere.
+func maskCopy(dst, src []byte, key uint32) uint32 {
+	// Slicing alone checks against cap(dst), not len(dst).
+	if len(dst) < len(src) {
+		panic("ws: maskCopy: dst shorter than src")
+	}
+	return maskCopyTo(dst[:len(src)], src, key)
+}
+
+// maskCopyGeneric is maskCopy in portable Go, the reference for the assembly.
 //
 // It is Mask's loop with separate source and destination: 64 bytes per
 // iteration as eight 8-byte load, XOR, store triples. The loop indexes both
@@ -82,7 +101,7 @@ func MaskKeyWord(k [4]byte) uint32 {
 // bytes, so the compiler proves every access in range and the body carries no
 // bounds check. It retires about one 8-byte store per cycle: 1.3 to 2 times
 // the speed of a 32-byte loop that re-slices src and dst on every step.
-func maskCopy(dst, src []byte, key uint32) uint32 {
+func maskCopyGeneric(dst, src []byte, key uint32) uint32 {
 	n := len(src)
 	dst = dst[:n:n]
 	src = src[:n:n]

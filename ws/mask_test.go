@@ -141,7 +141,7 @@ func TestMaskDoesNotAllocate(t *testing.T) {
 }
 
 func BenchmarkMask(b *testing.B) {
-	for _, size := range []int{8, 64, 512, 4096, 65536, 1 << 20} {
+	for _, size := range []int{8, 16, 32, 64, 512, 4096, 65536, 1 << 20} {
 		for _, off := range []int{0, 1} {
 			name := fmt.Sprintf("size=%d/aligned", size)
 			if off != 0 {
@@ -245,5 +245,152 @@ func TestMaskCopyPiecesEqualWhole(t *testing.T) {
 		}
 		require.True(t, bytes.Equal(whole, got), "pieces of %d", piece)
 		require.Equal(t, wantKey, k, "pieces of %d", piece)
+	}
+}
+
+// maskImpl is one path of Mask and maskCopy that the differential tests
+// hold to the portable reference; maskImpls (mask_amd64_test.go,
+// mask_impls_test.go) lists those of this build. use switches to the path
+// and returns the function that switches back.
+type maskImpl struct {
+	name string
+	use  func() (restore func())
+}
+
+// maskDiffMaxLen is the longest buffer of the differential tests: every
+// length up to it is tried, which covers every combination of the vector
+// loops (128, 64, 32, 16 bytes), the alignment steps and the 8/4/2/1 tails.
+const maskDiffMaxLen = 4096
+
+// maskDiffOffsets are the start offsets tried for a length: all 32 residues
+// modulo the 32-byte vector width up to a length past the alignment
+// threshold and a few of each loop's iterations, a spread of them beyond.
+func maskDiffOffsets(n int) []int {
+	if n <= 700 {
+		return []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31}
+	}
+	return []int{0, 1, 3, 8, 15, 17, 31}
+}
+
+// randomBytes returns n bytes from r.
+func randomBytes(r *rand.Rand, n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	return b
+}
+
+// Mask on every path of this build (the assembly's, on amd64 and arm64) must
+// do exactly what maskGeneric, the pure-Go reference, and RFC 6455 §5.3
+// octet by octet do: for every length 0..4096, every key phase 0..3 and
+// start offsets covering every alignment, the same bytes, the same returned
+// key, and nothing written before or after the slice.
+func TestMaskAsmMatchesGeneric(t *testing.T) {
+	r := rand.New(rand.NewPCG(17, 19))
+	wire := [4]byte{0x6b, 0xd2, 0x07, 0x9e}
+	const pad = 64 // room for the offsets before, and a guard after
+	orig := randomBytes(r, pad+maskDiffMaxLen+pad)
+	for _, impl := range maskImpls() {
+		t.Run(impl.name, func(t *testing.T) {
+			defer impl.use()()
+			asm := make([]byte, len(orig))
+			gen := make([]byte, len(orig))
+			for phase := range 4 {
+				key := maskKeyAt(wire, phase)
+				// The reference result of every prefix of orig[off:], for each
+				// offset: §5.3 works octet by octet, so a prefix of the
+				// masked whole is the masked prefix.
+				want := make(map[int][]byte)
+				for n := 0; n <= maskDiffMaxLen; n++ {
+					for _, off := range maskDiffOffsets(n) {
+						w, ok := want[off]
+						if !ok {
+							w = bytes.Clone(orig[off : off+maskDiffMaxLen])
+							maskReference(w, wire, phase)
+							want[off] = w
+						}
+						end := off + n
+						copy(asm, orig[:end+pad])
+						copy(gen, orig[:end+pad])
+						gotKey := Mask(asm[off:end], key)
+						genKey := maskGeneric(gen[off:end], key)
+						if !bytes.Equal(asm[off:end], w[:n]) || !bytes.Equal(gen[off:end], w[:n]) {
+							require.Equal(t, w[:n], asm[off:end], "n=%d phase=%d off=%d: assembly", n, phase, off)
+							require.Equal(t, w[:n], gen[off:end], "n=%d phase=%d off=%d: maskGeneric", n, phase, off)
+						}
+						require.True(t, bytes.Equal(orig[:off], asm[:off]) && bytes.Equal(orig[end:end+pad], asm[end:end+pad]),
+							"n=%d phase=%d off=%d: a byte outside the slice was written", n, phase, off)
+						require.Equal(t, maskKeyAt(wire, phase+n), gotKey, "n=%d phase=%d off=%d: returned key", n, phase, off)
+						require.Equal(t, genKey, gotKey, "n=%d phase=%d: returned key", n, phase)
+					}
+				}
+			}
+		})
+	}
+}
+
+// maskCopy on every path of this build must match maskCopyGeneric and §5.3
+// for every length 0..4096 and key phase, at destination offsets covering
+// every alignment (the assembly aligns its stores) paired with varying
+// source offsets: the same bytes in dst, nothing written outside dst[:n],
+// src untouched, the same returned key.
+func TestMaskCopyAsmMatchesGeneric(t *testing.T) {
+	r := rand.New(rand.NewPCG(23, 29))
+	wire := [4]byte{0xc1, 0x5a, 0x33, 0x80}
+	const pad = 64
+	orig := randomBytes(r, pad+maskDiffMaxLen+pad)
+	guard := bytes.Repeat([]byte{0xA5}, pad+maskDiffMaxLen+pad)
+	for _, impl := range maskImpls() {
+		t.Run(impl.name, func(t *testing.T) {
+			defer impl.use()()
+			src := bytes.Clone(orig)
+			asm := make([]byte, len(guard))
+			gen := make([]byte, len(guard))
+			for phase := range 4 {
+				key := maskKeyAt(wire, phase)
+				want := make(map[int][]byte) // by source offset, as in TestMaskAsmMatchesGeneric
+				for n := 0; n <= maskDiffMaxLen; n++ {
+					for _, dstOff := range maskDiffOffsets(n) {
+						srcOff := (dstOff*7 + n) % 32
+						w, ok := want[srcOff]
+						if !ok {
+							w = bytes.Clone(orig[srcOff : srcOff+maskDiffMaxLen])
+							maskReference(w, wire, phase)
+							want[srcOff] = w
+						}
+						end := dstOff + n
+						copy(asm, guard[:end+pad])
+						copy(gen, guard[:end+pad])
+						gotKey := maskCopy(asm[dstOff:end+pad], src[srcOff:srcOff+n], key)
+						genKey := maskCopyGeneric(gen[dstOff:end+pad], src[srcOff:srcOff+n], key)
+						if !bytes.Equal(asm[dstOff:end], w[:n]) || !bytes.Equal(gen[dstOff:end], w[:n]) {
+							require.Equal(t, w[:n], asm[dstOff:end], "n=%d phase=%d dst+%d src+%d: assembly", n, phase, dstOff, srcOff)
+							require.Equal(t, w[:n], gen[dstOff:end], "n=%d phase=%d dst+%d src+%d: maskCopyGeneric", n, phase, dstOff, srcOff)
+						}
+						require.True(t, bytes.Equal(guard[:dstOff], asm[:dstOff]) && bytes.Equal(guard[end:end+pad], asm[end:end+pad]),
+							"n=%d phase=%d dst+%d: a byte outside dst[:n] was written", n, phase, dstOff)
+						require.Equal(t, maskKeyAt(wire, phase+n), gotKey, "n=%d phase=%d: returned key", n, phase)
+						require.Equal(t, genKey, gotKey, "n=%d phase=%d: returned key", n, phase)
+					}
+				}
+				require.True(t, bytes.Equal(orig, src), "phase %d: the source was modified", phase)
+			}
+		})
+	}
+}
+
+// A destination shorter than the source is a programming error: maskCopy
+// panics before the assembly can write past the end of dst.
+func TestMaskCopyShortDstPanicsBeforeWriting(t *testing.T) {
+	for _, impl := range maskImpls() {
+		t.Run(impl.name, func(t *testing.T) {
+			defer impl.use()()
+			for _, n := range []int{1, 15, 64, 300} {
+				buf := bytes.Repeat([]byte{0xA5}, n+8)
+				require.Panics(t, func() { maskCopy(buf[:n-1], make([]byte, n), 0x01020304) }, "n=%d", n)
+				require.Equal(t, bytes.Repeat([]byte{0xA5}, n+8), buf, "n=%d: nothing written", n)
+			}
+		})
 	}
 }

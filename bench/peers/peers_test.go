@@ -80,7 +80,7 @@ var libraries = []library{
 var (
 	readSizes      = []int{16, 1 << 10, 64 << 10, 1 << 20}
 	writeSizes     = []int{0, 64, 1 << 10, 64 << 10, 1 << 20}
-	maskSizes      = []int{8, 64, 512, 4 << 10, 64 << 10, 1 << 20}
+	maskSizes      = []int{8, 16, 32, 64, 512, 4 << 10, 64 << 10, 1 << 20}
 	roundTripSizes = []int{16, 128}
 	pipelinedSizes = []int{1 << 10, 64 << 10}
 )
