@@ -8,7 +8,14 @@
 #                      missing, and `npm ci` of the pinned ws in interop/peers/node
 #   2. format, vet     gofmt -l must print nothing; go vet ./...; staticcheck ./... (pinned,
 #      and lint      installed with go install) in the root module and bench/peers
-#   3. tests           go test -race -count=1 -timeout 25m ./...
+#   3. tests           go test -race -count=1 -timeout 25m ./...; then ./ws and ./fuzz with
+#                      -tags purego (the pure-Go masking), and an arm64 build and vet
+# The masking assembly's reference: the pure-Go code must pass the same tests
+# (-tags purego), and the arm64 assembly must build and vet.
+go vet -tags purego ./ws/ ./fuzz/
+go test -tags purego -count=1 ./ws/ ./fuzz/
+GOARCH=arm64 go vet ./ws/ ./fuzz/
+GOARCH=arm64 go test -c -o /dev/null ./ws/
 #   4. fuzz smoke      every Fuzz* target in ./fuzz for ${FUZZTIME:-15s}
 #   5. benchmarks      every benchmark under ./bench once (-benchtime 1x)
 #
@@ -124,6 +131,12 @@ echo "staticcheck: clean"
 step "tests (go test -race -count=1 -timeout 25m ./...)"
 
 go test -race -count=1 -timeout 25m ./...
+# The masking assembly's reference: the pure-Go code must pass the same tests
+# (-tags purego), and the arm64 assembly must build and vet.
+go vet -tags purego ./ws/ ./fuzz/
+go test -tags purego -count=1 ./ws/ ./fuzz/
+GOARCH=arm64 go vet ./ws/ ./fuzz/
+GOARCH=arm64 go test -c -o /dev/null ./ws/
 
 # ---------------------------------------------------------------------------------
 step "fuzz smoke (${FUZZTIME} per target)"

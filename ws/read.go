@@ -249,9 +249,10 @@ func (c *Conn) readBufferedFrameLocked(buf []byte) (Opcode, []byte, bool) {
 		buf = make([]byte, length) // at most the read buffer's size
 	}
 	buf = buf[:length]
-	copy(buf, b[n:end])
 	if masked {
-		Mask(buf, key)
+		maskCopy(buf, b[n:end], key) // unmasked on the way: one pass, not two
+	} else {
+		copy(buf, b[n:end])
 	}
 	// RFC 6455 §8.1: a text message is checked whole; a bad one goes the
 	// general way, which fails the connection with 1007.
