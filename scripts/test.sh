@@ -5,7 +5,8 @@
 #
 # Steps (each prints its name first; the first failing step stops the run, non-zero):
 #   1. install peers   Debian python3-websockets (for /usr/bin/python3), node + npm if
-#                      missing, and `npm ci` of the pinned ws in interop/peers/node
+#                      missing, Debian chromium (headless browser peer), and `npm ci` of
+#                      the pinned ws in interop/peers/node
 #   2. format, vet     gofmt -l must print nothing; go vet ./...; staticcheck ./... (pinned,
 #      and lint      installed with go install) in the root module and bench/peers
 #   3. tests           go test -race -count=1 -timeout 25m ./...; then ./ws and ./fuzz with
@@ -85,6 +86,11 @@ elif ! command -v npm >/dev/null 2>&1; then
 	apt_packages+=(npm)
 fi
 
+# Headless Chromium, the browser peer of interop/browser_test.go.
+if ! command -v chromium >/dev/null 2>&1; then
+	apt_packages+=(chromium)
+fi
+
 if [ "${#apt_packages[@]}" -gt 0 ]; then
 	echo "installing with apt-get: ${apt_packages[*]}"
 	as_root env DEBIAN_FRONTEND=noninteractive apt-get update </dev/null
@@ -93,6 +99,7 @@ if [ "${#apt_packages[@]}" -gt 0 ]; then
 fi
 "$SYSTEM_PYTHON" -c 'import websockets; print("python websockets", websockets.__version__, "at", websockets.__file__)'
 echo "node $(node --version), npm $(npm --version)"
+chromium --version
 
 # npm ci when node_modules is missing or was installed from another lockfile.
 stamp="$NODE_PEER_DIR/node_modules/.plainws-lock-sha256"
