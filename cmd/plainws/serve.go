@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	stdlog "log"
 	"net"
 	"net/http"
 	"net/url"
@@ -136,6 +137,7 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}),
 		ReadHeaderTimeout: serveHeaderTimeout,
 		MaxHeaderBytes:    serveMaxHeaderBytes,
+		ErrorLog:          stdlog.New(log, "* ", 0), // TLS handshake failures and the like, as events
 	}
 	addrURL := fmt.Sprintf("%s://%s/", scheme, pasteableAddr(ln.Addr()))
 	fmt.Fprintf(stdout, "listening on %s\n", addrURL)
