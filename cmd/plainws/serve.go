@@ -140,10 +140,10 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		ErrorLog:          stdlog.New(log, "* ", 0), // TLS handshake failures and the like, as events
 	}
 	addrURL := fmt.Sprintf("%s://%s/", scheme, pasteableAddr(ln.Addr()))
-	fmt.Fprintf(stdout, "listening on %s\n", addrURL)
 	if cfg.certOut != "" {
 		fmt.Fprintf(log, "* certificate in %s: plainws dial -cacert %s %s\n", cfg.certOut, cfg.certOut, addrURL)
 	}
+	fmt.Fprintf(stdout, "listening on %s\n", addrURL)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
