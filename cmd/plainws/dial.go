@@ -355,10 +355,10 @@ func dialOnce(ctx context.Context, d *ws.Dialer, rawURL string, cfg *dialConfig,
 	}
 	sent := 0
 	send := func(op ws.Opcode, msg []byte) error {
+		out.sent(op, msg) // before the write: the echo may come back before WriteMessage returns
 		if err := c.WriteMessage(op, msg); err != nil {
 			return err
 		}
-		out.sent(op, msg)
 		mu.Lock()
 		sent++
 		mu.Unlock()

@@ -145,7 +145,8 @@ func TestServeWritesCertForDialCACert(t *testing.T) {
 	bin := buildBinary(t)
 	pemFile := filepath.Join(t.TempDir(), "cert.pem")
 	url, log := startServeLog(t, bin, "-tls-self-signed", "-tls-write-cert", pemFile, "127.0.0.1:0")
-	assert.Contains(t, log.String(), "plainws dial -cacert "+pemFile+" "+url)
+	require.Eventually(t, func() bool { return strings.Contains(log.String(), "plainws dial -cacert "+pemFile+" "+url) },
+		10*time.Second, 5*time.Millisecond, "the log says how to dial with the certificate: %s", log.String())
 	cmd := exec.Command(bin, "dial", url, "-cacert", pemFile)
 	cmd.Stdin = strings.NewReader("trusted\n")
 	out, err := cmd.Output()
