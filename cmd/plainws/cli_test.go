@@ -44,7 +44,7 @@ func TestUsageErrorsNameTheProblem(t *testing.T) {
 		{[]string{"serve", "-tls-key", "k.pem", ":0"}, "-tls-key needs -tls-cert"},
 		{[]string{"serve", "-tls-write-cert", "c.pem", ":0"}, "-tls-write-cert needs -tls-self-signed"},
 		{[]string{"serve", "-origin", "a.example", "-any-origin", ":0"}, "-origin and -any-origin exclude each other"},
-		{[]string{"serve", "-origin", "[", ":0"}, "flag -origin"},
+		{[]string{"serve", "-origin", "bad host", ":0"}, `invalid value "bad host" for flag -origin: pattern "bad host": ' ' cannot be in a host`},
 		{[]string{"serve", "-ping-interval", "-1s", ":0"}, "must not be negative"},
 		{[]string{"serve", "host:port:x"}, `address "host:port:x"`},
 		{[]string{"serve", "99999"}, `address "99999"`},

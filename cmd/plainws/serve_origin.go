@@ -8,10 +8,14 @@ import (
 	"strings"
 )
 
+// hostPatternChars are the characters of an -origin pattern: those of a
+// host name, an IPv6 literal and a port, and the wildcards "*" and "?".
+const hostPatternChars = "abcdefghijklmnopqrstuvwxyz0123456789.-_:[]*?"
+
 // originFlag is serve's -origin allow-list: host patterns, given
 // comma-separated or by repeating the flag. A pattern is matched, case
 // folded, with path.Match ("*" matches any run of characters, so
-// "*.example.com" covers every subdomain) against the Origin's host:port
+// "*.example.com" covers every subdomain; brackets are literal, for IPv6) against the Origin's host:port
 // when the pattern has a port, and against its host name alone when it has
 // none. A scheme in the pattern ("http://localhost:3000") is ignored;
 // "null" matches the opaque origin of file:// pages and sandboxed frames
@@ -30,8 +34,8 @@ func (o *originFlag) Set(v string) error {
 		if p == "" {
 			return fmt.Errorf("empty pattern in %q", v)
 		}
-		if _, err := path.Match(p, ""); err != nil {
-			return fmt.Errorf("pattern %q: %w", p, err)
+		if i := strings.IndexFunc(p, func(r rune) bool { return !strings.ContainsRune(hostPatternChars, r) }); i >= 0 {
+			return fmt.Errorf("pattern %q: %q cannot be in a host (want e.g. localhost:3000 or *.example.com)", p, p[i])
 		}
 		*o = append(*o, p)
 	}
@@ -64,12 +68,16 @@ func (o originFlag) match(hostPort, hostname string) bool {
 		if hasPort(p) {
 			target = hostPort
 		}
-		if ok, _ := path.Match(p, target); ok {
+		if ok, _ := path.Match(literalBrackets.Replace(p), target); ok {
 			return true
 		}
 	}
 	return false
 }
+
+// literalBrackets makes the brackets of an IPv6 literal plain characters for
+// path.Match, which would read them as a character class.
+var literalBrackets = strings.NewReplacer("[", `\[`, "]", `\]`)
 
 // hasPort reports whether a pattern names a port: "host:port" or
 // "[v6]:port", not a bare IPv6 literal.
