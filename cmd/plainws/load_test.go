@@ -269,3 +269,50 @@ func TestHistogramPrecision(t *testing.T) {
 	_, ok = m.quantile(0.99)
 	assert.False(t, ok)
 }
+
+// -H, -subprotocol and -compress shape every connection's upgrade request,
+// and flags may follow the URL.
+func TestLoadRequestFlags(t *testing.T) {
+	var mu sync.Mutex
+	var seen []string
+	up := &ws.Upgrader{Subprotocols: []string{"chat"}, Options: ws.Options{Compression: &ws.CompressionOptions{}}}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		mu.Lock()
+		seen = append(seen, r.Header.Get("X-Load")+"|"+c.Subprotocol()+"|"+r.Header.Get("Sec-WebSocket-Extensions")+"|"+r.Header.Get("User-Agent"))
+		mu.Unlock()
+		for {
+			op, msg, err := c.ReadMessage()
+			if err != nil {
+				return
+			}
+			if c.WriteMessage(op, msg) != nil {
+				return
+			}
+		}
+	}))
+	defer srv.Close()
+	url := "ws" + strings.TrimPrefix(srv.URL, "http")
+	var out, errb bytes.Buffer
+	code := run(context.Background(), []string{"load", url, "-c", "3", "-d", "300ms", "-rate", "20", "-quiet", "-json",
+		"-H", "X-Load: yes", "-subprotocol", "chat", "-compress"}, nil, &out, &errb)
+	require.Equal(t, exitOK, code, errb.String())
+	var sum loadSummary
+	require.NoError(t, json.Unmarshal(out.Bytes(), &sum))
+	assert.Equal(t, 3, sum.Connections)
+	assert.Positive(t, sum.Received)
+	mu.Lock()
+	defer mu.Unlock()
+	require.Len(t, seen, 3)
+	for _, s := range seen {
+		f := strings.Split(s, "|")
+		assert.Equal(t, "yes", f[0], "-H")
+		assert.Equal(t, "chat", f[1], "-subprotocol, chosen by the server")
+		assert.True(t, strings.HasPrefix(f[2], "permessage-deflate"), "-compress offers RFC 7692: %q", f[2])
+		assert.Equal(t, "plainws-load", f[3])
+	}
+}
