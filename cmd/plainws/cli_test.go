@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -113,9 +114,7 @@ func TestHelpCommand(t *testing.T) {
 	}
 }
 
-// --version names the module version and the Go release; a binary built
-// from a git checkout (not a worktree: the go command only stamps a .git
-// directory) adds the revision.
+// --version names the module version and the Go release.
 func TestVersion(t *testing.T) {
 	for _, arg := range []string{"--version", "-version", "version"} {
 		var out, errb bytes.Buffer
@@ -128,7 +127,36 @@ func TestVersion(t *testing.T) {
 	bin := buildBinary(t)
 	out, err := exec.Command(bin, "--version").Output()
 	require.NoError(t, err)
-	assert.Contains(t, string(out), "plainws (devel)", "a build from a clone has no module version")
+	assert.True(t, strings.HasPrefix(string(out), "plainws "), string(out))
+	assert.Contains(t, string(out), runtime.GOOS+"/"+runtime.GOARCH)
+}
+
+// A binary built from a git clone names the commit it was built from. The
+// test clones the current commit, since a worktree (whose .git is a file)
+// is not stamped by the go command, and forces -buildvcs in case GOFLAGS
+// turns it off.
+func TestVersionNamesRevision(t *testing.T) {
+	git := func(dir string, args ...string) string {
+		cmd := exec.Command("git", args...)
+		cmd.Dir = dir
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "git %q: %s", args, out)
+		return strings.TrimSpace(string(out))
+	}
+	head := git(".", "rev-parse", "HEAD")
+	repo := git(".", "rev-parse", "--path-format=absolute", "--git-common-dir")
+	src := filepath.Join(t.TempDir(), "src")
+	git(".", "clone", "-q", "--no-checkout", repo, src)
+	git(src, "checkout", "-q", head)
+	bin := filepath.Join(t.TempDir(), "plainws")
+	build := exec.Command("go", "build", "-buildvcs=true", "-o", bin, "./cmd/plainws")
+	build.Dir = src
+	out, err := build.CombinedOutput()
+	require.NoError(t, err, string(out))
+	out, err = exec.Command(bin, "--version").Output()
+	require.NoError(t, err)
+	assert.Contains(t, string(out), ", revision "+head+" (")
+	assert.NotContains(t, string(out), "(devel)", "the go command derives a pseudo-version from the commit")
 }
 
 // Flags go before, between or after the positional arguments; "--" ends
