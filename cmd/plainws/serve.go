@@ -43,8 +43,8 @@ Every refused upgrade is logged with its reason (also with -quiet).
 Keepalive: every -ping-interval the server pings each client, and closes the
 connection (1001) if nothing comes back within -pong-timeout; -idle-timeout
 closes a connection that sent nothing at all for that long (it matters when
-pings are off). 0 turns each off. Request heads must arrive within 10s and
-fit in 16 KiB.
+pings are off). -ping-interval 0 and -idle-timeout 0 turn them off. Request
+heads must arrive within 10s and fit in 16 KiB.
 
 Ctrl-C closes every connection with 1001 (going away) and exits 0.
 Exit status: 0 after Ctrl-C, 1 if the server cannot start, 2 on bad usage.
