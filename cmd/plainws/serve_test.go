@@ -193,3 +193,23 @@ func TestServeKeepaliveFlags(t *testing.T) {
 	assert.NotContains(t, log.String(), "ended:")
 	assert.Contains(t, log.String(), "closed: 1000 normal closure")
 }
+
+// serve's HTTP server bounds request heads (MaxHeaderBytes): a 64 KiB header
+// is refused with 431 before any upgrade.
+func TestServeRefusesHugeRequestHead(t *testing.T) {
+	bin := buildBinary(t)
+	url := startServe(t, bin, "-quiet")
+	req, err := http.NewRequest(http.MethodGet, "http"+strings.TrimPrefix(url, "ws"), nil)
+	require.NoError(t, err)
+	req.Header.Set("X-Big", strings.Repeat("a", 64<<10))
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	_ = resp.Body.Close()
+	assert.Equal(t, http.StatusRequestHeaderFieldsTooLarge, resp.StatusCode)
+
+	req.Header.Set("X-Big", strings.Repeat("a", 8<<10)) // within the limit: on to the upgrade check
+	resp, err = http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	_ = resp.Body.Close()
+	assert.Equal(t, http.StatusUpgradeRequired, resp.StatusCode)
+}
