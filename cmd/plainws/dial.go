@@ -5,8 +5,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -163,31 +161,6 @@ func checkWSURL(raw string) error {
 	return nil
 }
 
-// headerFlag is the repeatable -H flag; each value must be "Name: value",
-// checked when the flag is parsed so that the mistake is a usage error.
-type headerFlag []string
-
-func (h *headerFlag) String() string { return fmt.Sprint(*h) }
-func (h *headerFlag) Set(v string) error {
-	name, _, ok := strings.Cut(v, ":")
-	name = strings.TrimSpace(name)
-	if !ok || name == "" || strings.ContainsAny(name, " \t\r\n") {
-		return errors.New(`want "Name: value"`)
-	}
-	*h = append(*h, v)
-	return nil
-}
-
-// header returns the headers as an http.Header.
-func (h headerFlag) header() http.Header {
-	hdr := http.Header{}
-	for _, v := range h {
-		name, value, _ := strings.Cut(v, ":")
-		hdr.Add(strings.TrimSpace(name), strings.TrimSpace(value))
-	}
-	return hdr
-}
-
 // errInputDone ends the reconnect loop: the input is finished.
 var errInputDone = errors.New("input done")
 
@@ -236,66 +209,6 @@ func readLines(r io.Reader, lines chan<- []byte) {
 		lines <- append([]byte(nil), sc.Bytes()...)
 	}
 	close(lines)
-}
-
-// dialOutput prints what a dial sees. Piped (not interactive), messages go
-// to stdout byte for byte and nothing else does; interactive, sent and
-// received lines are marked "> " and "< ". Events always go to stderr with
-// "* ". The mutex keeps lines whole when the reader and the sender print at
-// once.
-type dialOutput struct {
-	mu             sync.Mutex
-	stdout, stderr io.Writer
-	interactive    bool
-	rewrite        bool // a terminal echoed the typed line: replace it with its "> " form
-	b64            bool
-}
-
-func (o *dialOutput) event(format string, a ...any) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	fmt.Fprintf(o.stderr, "* "+format+"\n", a...)
-}
-
-// received prints a message that arrived.
-func (o *dialOutput) received(op ws.Opcode, msg []byte) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if o.interactive {
-		fmt.Fprint(o.stdout, "< ")
-	}
-	switch {
-	case op == ws.OpText:
-		fmt.Fprintf(o.stdout, "%s\n", msg)
-	case o.interactive:
-		fmt.Fprintf(o.stdout, "(binary, %d bytes) %s\n", len(msg), o.binary(msg))
-	default:
-		fmt.Fprintf(o.stdout, "%s\n", o.binary(msg))
-	}
-}
-
-// sent echoes a message sent from an interactive line.
-func (o *dialOutput) sent(op ws.Opcode, msg []byte) {
-	if !o.interactive {
-		return
-	}
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if o.rewrite {
-		fmt.Fprint(o.stdout, "\033[1A\033[2K") // up one line, erase the echo of what was typed
-	}
-	if op == ws.OpText {
-		fmt.Fprintf(o.stdout, "> %s\n", msg)
-	} else {
-		fmt.Fprintf(o.stdout, "> (binary, %d bytes) %s\n", len(msg), o.binary(msg))
-	}
-}
-
-func (o *dialOutput) binary(msg []byte) string {
-	if o.b64 {
-		return base64.StdEncoding.EncodeToString(msg)
-	}
-	return hex.EncodeToString(msg)
 }
 
 // dialOnce runs one connection until input ends, the peer closes, or ctx ends.

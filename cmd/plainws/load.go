@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"runtime"
 	"strings"
 	"time"
@@ -161,15 +160,4 @@ func (cfg *loadConfig) setupConn(c *asyncconn.Conn) {
 	if cfg.compress {
 		c.Compression = &ws.CompressionOptions{}
 	}
-}
-
-// isTerminal reports whether f is a character device: a terminal, where the
-// progress line can overwrite itself and dial can be interactive.
-func isTerminal(f any) bool {
-	file, ok := f.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := file.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
