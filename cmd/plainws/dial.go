@@ -102,7 +102,7 @@ func dialCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		return err
 	}
 	out := &dialOutput{stdout: stdout, stderr: stderr, interactive: cfg.interactive, b64: cfg.b64,
-		rewrite: cfg.interactive && isTerminal(stdin) && isTerminal(stdout)}
+		prompt: cfg.interactive && isTerminal(stdin) && isTerminal(stdout)}
 	lines := make(chan []byte)
 	go readLines(stdin, lines)
 	for {
@@ -230,6 +230,8 @@ func dialOnce(ctx context.Context, d *ws.Dialer, rawURL string, cfg *dialConfig,
 	if cfg.interactive {
 		out.event("interactive: /help lists the commands, Ctrl-D closes")
 	}
+	out.setReady(true)
+	defer out.setReady(false)
 
 	var mu sync.Mutex
 	received := 0
@@ -300,14 +302,16 @@ func dialOnce(ctx context.Context, d *ws.Dialer, rawURL string, cfg *dialConfig,
 				if err := c.Close(ws.CloseNormalClosure, ""); err != nil {
 					return err
 				}
-				out.event("closed (1000)")
+				out.closed("closed (1000)")
 				return errInputDone
 			}
 			if cfg.interactive {
+				out.lineDone()
 				done, err := sess.line(line, op)
 				if err != nil || done {
 					return err
 				}
+				out.promptAgain()
 				continue
 			}
 			if err := send(op, line); err != nil {
@@ -321,7 +325,7 @@ func dialOnce(ctx context.Context, d *ws.Dialer, rawURL string, cfg *dialConfig,
 			return reportEnd(err, out)
 		case <-ctx.Done():
 			_ = c.Close(ws.CloseGoingAway, "interrupted")
-			out.event("interrupted; closed (1001)")
+			out.closed("interrupted; closed (1001)")
 			return nil
 		}
 	}
@@ -350,7 +354,7 @@ func reportEnd(err error, out *dialOutput) error {
 	}
 	desc := closeDescription(ce.Code, ce.Reason)
 	if cleanClose(ce.Code) {
-		out.event("closed by server: %s", desc)
+		out.closed("closed by server: %s", desc)
 		return errPeerClosed
 	}
 	return fmt.Errorf("closed by server: %s", desc)

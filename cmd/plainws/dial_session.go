@@ -119,7 +119,7 @@ func (s *session) close(arg string) (bool, error) {
 	if err := s.c.Close(code, reason); err != nil {
 		return true, err
 	}
-	s.out.event("closed with %s", closeDescription(code, reason))
+	s.out.closed("closed with %s", closeDescription(code, reason))
 	return true, nil
 }
 
