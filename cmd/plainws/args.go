@@ -13,6 +13,7 @@ import (
 // one line, then a hint to read the command's -h, and exits 2.
 type usageError struct{ msg string }
 
+// Error is the message with a "usage:" prefix, for logs; run prints msg alone.
 func (e *usageError) Error() string { return "usage: " + e.msg }
 
 // usagef makes a usageError; the message names the flag or argument at fault.
@@ -27,7 +28,9 @@ type hintError struct {
 	hint string
 }
 
+// Error is the failure itself; run prints the hint on a line of its own.
 func (e *hintError) Error() string { return e.err.Error() }
+// Unwrap exposes the failure for errors.Is and errors.As.
 func (e *hintError) Unwrap() error { return e.err }
 
 // withHint attaches a hint to err.
@@ -88,6 +91,8 @@ func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 type headerFlag []string
 
 func (h *headerFlag) String() string { return fmt.Sprint(*h) }
+// Set checks and adds one -H value; a value without a name is refused here,
+// so the flag package reports it as an invalid value for -H.
 func (h *headerFlag) Set(v string) error {
 	name, _, ok := strings.Cut(v, ":")
 	name = strings.TrimSpace(name)

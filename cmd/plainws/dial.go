@@ -58,6 +58,8 @@ type dialConfig struct {
 	ping, wait, reconnect, timeout  time.Duration
 }
 
+// dialCmd is "plainws dial": it parses the flags, then dials (again, with
+// -reconnect) until the input ends, the server closes, or ctx ends.
 func dialCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	var cfg dialConfig
 	fs := newFlagSet("dial")
@@ -168,6 +170,8 @@ var errInputDone = errors.New("input done")
 // -reconnect asks to come back.
 var errPeerClosed = errors.New("server closed the connection")
 
+// dialer builds the ws.Dialer the flags describe. A -cacert that cannot be
+// read is a usage error: the command line names a file that is not there.
 func (cfg *dialConfig) dialer() (*ws.Dialer, error) {
 	d := &ws.Dialer{Proxy: http.ProxyFromEnvironment, HandshakeTimeout: cfg.timeout, Header: cfg.headers.header()}
 	if cfg.origin != "" {

@@ -36,6 +36,8 @@ type dialOutput struct {
 // (erase in line) from the cursor to the end.
 const clearLine = "\r\033[K"
 
+// clearPromptLocked erases the prompt line, if the prompt is showing, so
+// that output can take its place. o.mu must be held.
 func (o *dialOutput) clearPromptLocked() {
 	if o.prompting {
 		fmt.Fprint(o.stdout, clearLine)
@@ -43,6 +45,8 @@ func (o *dialOutput) clearPromptLocked() {
 	}
 }
 
+// showPromptLocked puts the prompt back once connected at a terminal. o.mu
+// must be held.
 func (o *dialOutput) showPromptLocked() {
 	if o.prompt && o.ready && !o.prompting {
 		fmt.Fprint(o.stdout, "> ")
@@ -78,6 +82,7 @@ func (o *dialOutput) promptAgain() {
 	o.showPromptLocked()
 }
 
+// event prints a control event ("* ...") on stderr, around the prompt.
 func (o *dialOutput) event(format string, a ...any) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -130,6 +135,7 @@ func (o *dialOutput) sent(op ws.Opcode, msg []byte) {
 	}
 }
 
+// binary formats a binary message in hex, or base64 with -base64.
 func (o *dialOutput) binary(msg []byte) string {
 	if o.b64 {
 		return base64.StdEncoding.EncodeToString(msg)

@@ -65,6 +65,7 @@ func (s *session) line(line []byte, op ws.Opcode) (done bool, err error) {
 	return false, nil
 }
 
+// errOrEmpty names the problem of a /binary without digits.
 func errOrEmpty(err error) error {
 	if err == nil {
 		return errors.New("nothing to send")
@@ -130,6 +131,7 @@ type pendingPings struct {
 	n  map[string]int
 }
 
+// add counts a /ping payload as waiting for its pong.
 func (p *pendingPings) add(payload string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()

@@ -55,6 +55,7 @@ func histUpper(b int) int64 {
 	return (top+1)<<shift - 1
 }
 
+// record counts one value; a negative one (a clock step) counts as 0.
 func (h *histogram) record(v int64) {
 	v = max(v, 0)
 	h.counts[histBucket(v)]++
@@ -65,6 +66,8 @@ func (h *histogram) record(v int64) {
 	h.max = max(h.max, v)
 }
 
+// merge adds o's samples, as if they had been recorded in h: the shards of
+// a run keep their own histograms, merged for each report.
 func (h *histogram) merge(o *histogram) {
 	if o.n == 0 {
 		return
@@ -79,6 +82,7 @@ func (h *histogram) merge(o *histogram) {
 	h.max = max(h.max, o.max)
 }
 
+// reset empties h, for the next progress interval.
 func (h *histogram) reset() { *h = histogram{} }
 
 // quantile returns the value with rank ⌈q·n⌉ among the samples (the nearest

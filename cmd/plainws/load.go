@@ -67,6 +67,8 @@ type loadConfig struct {
 // connections that never opened: exit 1.
 var errLoadFailed = errors.New("load test failed")
 
+// loadCmd is "plainws load": it checks the flags, runs the generator and
+// prints the summary; an unsuccessful run is errLoadFailed (exit 1).
 func loadCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var cfg loadConfig
 	fs := newFlagSet("load")

@@ -80,6 +80,8 @@ type loadRun struct {
 	sendOver  bool      // sending has stopped
 }
 
+// newLoadRun prepares the loops and the send timing of a run: the timer
+// period, and the burst a late tick may send to catch up.
 func newLoadRun(cfg *loadConfig) *loadRun {
 	r := &loadRun{cfg: cfg, base: time.Now(), connectSlots: make(chan struct{}, cfg.connecting)}
 	r.interval = max(time.Duration(float64(time.Second)/cfg.rate), time.Millisecond)

@@ -74,8 +74,11 @@ func newSummary(cfg *loadConfig, snap *loadSnapshot, connectTime, sendTime time.
 	return sum
 }
 
+// msPtr converts nanoseconds to milliseconds, as a JSON number that is
+// present (not null).
 func msPtr(ns int64) *float64 { v := float64(ns) / 1e6; return &v }
 
+// print writes the summary for people; -json writes the same fields.
 func (s *loadSummary) print(w io.Writer) {
 	fmt.Fprintf(w, "plainws load %s\n", s.URL)
 	fmt.Fprintf(w, "  connections  %d of %d opened in %.2fs, on %d loops\n", s.Connections, s.Target, s.ConnectS, s.Loops)

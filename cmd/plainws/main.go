@@ -42,6 +42,8 @@ Flags may come before or after the URL or address.
 Exit status: 0 success, 1 failure, 2 bad usage.
 `
 
+// main runs the command with Ctrl-C and SIGTERM as the end of its context,
+// so each command can close its connections cleanly.
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -102,4 +104,5 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 }
 
+// isCommand reports whether s names a command, for "plainws help".
 func isCommand(s string) bool { return s == "dial" || s == "serve" || s == "load" }

@@ -73,6 +73,8 @@ type serveConfig struct {
 	idle, pingEvery, pongWait  time.Duration
 }
 
+// serveCmd is "plainws serve": it checks the flags, listens, prints the URL
+// and serves until ctx ends, then closes every connection with 1001.
 func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var cfg serveConfig
 	fs := newFlagSet("serve")
@@ -263,6 +265,7 @@ type lockedWriter struct {
 	w  io.Writer
 }
 
+// Write writes p whole, one writer at a time.
 func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -279,6 +282,8 @@ type hub struct {
 	wg        sync.WaitGroup
 }
 
+// serve runs one connection: it echoes, or broadcasts, each message until
+// the connection ends, and logs how it ended.
 func (h *hub) serve(c *ws.Conn) {
 	h.mu.Lock()
 	h.conns[c] = true

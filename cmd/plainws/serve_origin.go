@@ -24,6 +24,7 @@ type originFlag []string
 
 func (o *originFlag) String() string { return strings.Join(*o, ",") }
 
+// Set adds the patterns of one -origin value, checked to be host patterns.
 func (o *originFlag) Set(v string) error {
 	for p := range strings.SplitSeq(v, ",") {
 		p = strings.ToLower(strings.TrimSpace(p))
