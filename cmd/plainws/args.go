@@ -30,6 +30,7 @@ type hintError struct {
 
 // Error is the failure itself; run prints the hint on a line of its own.
 func (e *hintError) Error() string { return e.err.Error() }
+
 // Unwrap exposes the failure for errors.Is and errors.As.
 func (e *hintError) Unwrap() error { return e.err }
 
@@ -91,6 +92,7 @@ func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 type headerFlag []string
 
 func (h *headerFlag) String() string { return fmt.Sprint(*h) }
+
 // Set checks and adds one -H value; a value without a name is refused here,
 // so the flag package reports it as an invalid value for -H.
 func (h *headerFlag) Set(v string) error {
