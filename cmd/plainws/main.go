@@ -4,6 +4,8 @@
 //	plainws serve [flags] ADDR   echo or broadcast server for testing
 //	plainws load [flags] URL     load generator on asyncconn loops: connections, rate, round-trip latency
 //
+// Flags may come before or after the URL or address; "--" ends them.
+//
 // Exit codes: 0 success (a clean close; for load, every connection opened and
 // no error), 1 the connection failed or closed abnormally (for load: errors,
 // lost echoes or connections that did not open), 2 bad usage.
@@ -27,19 +29,21 @@ const (
 	exitUsage = 2
 )
 
-// errUsage marks a usage error: the command prints its help and exits 2.
-var errUsage = errors.New("usage")
-
 const topUsage = `plainws: WebSocket tools built on plainws
 
 Usage:
   plainws dial [flags] URL     connect, send stdin lines, print what arrives
   plainws serve [flags] ADDR   run an echo (or broadcast) server
   plainws load [flags] URL     load an echo server: N connections, latency, msgs/s
+  plainws help COMMAND         the flags of a command (same as plainws COMMAND -h)
+  plainws --version            the module version and source revision
 
-Run "plainws COMMAND -h" for the flags of a command.
+Flags may come before or after the URL or address.
+Exit status: 0 success, 1 failure, 2 bad usage.
 `
 
+// main runs the command with Ctrl-C and SIGTERM as the end of its context,
+// so each command can close its connections cleanly.
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -52,56 +56,53 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprint(stderr, topUsage)
 		return exitUsage
 	}
+	name := args[0]
 	var err error
-	switch args[0] {
+	switch name {
 	case "dial":
 		err = dialCmd(ctx, args[1:], stdin, stdout, stderr)
 	case "serve":
 		err = serveCmd(ctx, args[1:], stdout, stderr)
 	case "load":
 		err = loadCmd(ctx, args[1:], stdout, stderr)
-	case "-h", "-help", "--help", "help":
+	case "-h", "-help", "--help":
 		fmt.Fprint(stdout, topUsage)
 		return exitOK
+	case "help":
+		// "plainws help dial" is "plainws dial -h".
+		if len(args) == 1 {
+			fmt.Fprint(stdout, topUsage)
+			return exitOK
+		}
+		if len(args) > 2 || !isCommand(args[1]) {
+			fmt.Fprintf(stderr, "plainws help: unknown command %q (want dial, serve or load)\nsee plainws -h\n", args[1:])
+			return exitUsage
+		}
+		return run(ctx, []string{args[1], "-h"}, stdin, stdout, stderr)
+	case "-version", "--version", "version":
+		fmt.Fprintln(stdout, versionString())
+		return exitOK
 	default:
-		fmt.Fprintf(stderr, "plainws: unknown command %q\n\n%s", args[0], topUsage)
+		fmt.Fprintf(stderr, "plainws: unknown command %q (want dial, serve, load or help)\nsee plainws -h\n", name)
 		return exitUsage
 	}
+	var ue *usageError
+	var he *hintError
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
 		return exitOK
-	case errors.Is(err, errUsage):
+	case errors.As(err, &ue):
+		// One line that names the problem, then where to read more.
+		fmt.Fprintf(stderr, "plainws %s: %s\nsee plainws %s -h\n", name, ue.msg, name)
 		return exitUsage
+	case errors.As(err, &he):
+		fmt.Fprintf(stderr, "plainws %s: %v\n  %s\n", name, err, he.hint)
+		return exitFail
 	default:
-		fmt.Fprintf(stderr, "plainws %s: %v\n", args[0], err)
+		fmt.Fprintf(stderr, "plainws %s: %v\n", name, err)
 		return exitFail
 	}
 }
 
-// newFlagSet makes a flag set whose errors are usage errors.
-func newFlagSet(name, usage string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, usage)
-		fs.PrintDefaults()
-	}
-	return fs
-}
-
-// parseFlags parses args and maps flag errors to errUsage.
-func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return fmt.Errorf("%w: %v", errUsage, err)
-	}
-	return nil
-}
-
-// listFlag collects a repeatable string flag.
-type listFlag []string
-
-func (l *listFlag) String() string     { return fmt.Sprint(*l) }
-func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+// isCommand reports whether s names a command, for "plainws help".
+func isCommand(s string) bool { return s == "dial" || s == "serve" || s == "load" }

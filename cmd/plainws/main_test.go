@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,27 +18,58 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+var (
+	binOnce sync.Once
+	binPath string
+	binErr  error
+	binDir  string
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		_ = os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
 // buildBinary compiles plainws once per test binary.
 func buildBinary(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "plainws")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	require.NoError(t, err, string(out))
-	return bin
+	binOnce.Do(func() {
+		if binDir, binErr = os.MkdirTemp("", "plainws-test"); binErr != nil {
+			return
+		}
+		binPath = filepath.Join(binDir, "plainws")
+		var out []byte
+		if out, binErr = exec.Command("go", "build", "-o", binPath, ".").CombinedOutput(); binErr != nil {
+			binErr = fmt.Errorf("%w: %s", binErr, out)
+		}
+	})
+	require.NoError(t, binErr)
+	return binPath
 }
 
-// startServe runs "plainws serve" and returns its URL; the server is
-// interrupted (SIGINT) at cleanup and must exit 0.
+// startServe runs "plainws serve ARGS 127.0.0.1:0" and returns its URL; the
+// server is interrupted (SIGINT) at cleanup and must exit 0.
 func startServe(t *testing.T, bin string, args ...string) string {
 	t.Helper()
-	cmd := exec.Command(bin, append([]string{"serve"}, append(args, "127.0.0.1:0")...)...)
+	url, _ := startServeLog(t, bin, append(args, "127.0.0.1:0")...)
+	return url
+}
+
+// startServeLog runs "plainws serve ARGS" (ARGS includes the address) and
+// returns its URL and its standard error, the log.
+func startServeLog(t *testing.T, bin string, args ...string) (string, *syncBuffer) {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{"serve"}, args...)...)
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+	stderr := &syncBuffer{}
+	cmd.Stderr = stderr
 	require.NoError(t, cmd.Start())
 	line, err := bufio.NewReader(stdout).ReadString('\n')
-	require.NoError(t, err)
+	require.NoError(t, err, "stderr: %s", stderr.String())
 	require.True(t, strings.HasPrefix(line, "listening on "), line)
 	t.Cleanup(func() {
 		_ = cmd.Process.Signal(syscall.SIGINT)
@@ -51,7 +83,7 @@ func startServe(t *testing.T, bin string, args ...string) string {
 			t.Error("serve did not stop on SIGINT")
 		}
 	})
-	return strings.TrimSpace(strings.TrimPrefix(line, "listening on "))
+	return strings.TrimSpace(strings.TrimPrefix(line, "listening on ")), stderr
 }
 
 // "echo hi | plainws dial URL" prints the echo and exits 0 after a clean close.
@@ -61,11 +93,13 @@ func TestDialPipedInputAgainstServe(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, "dial", url)
-	cmd.Stdin = strings.NewReader("hi\nthere κόσμε\n")
+	// Piped input is not interactive: a line starting with "/" is a message
+	// like any other, and nothing is added to what arrives.
+	cmd.Stdin = strings.NewReader("hi\nthere κόσμε\n/ping\n/close 4000\n")
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	require.NoError(t, cmd.Run(), stderr.String())
-	assert.Equal(t, "hi\nthere κόσμε\n", stdout.String())
+	assert.Equal(t, "hi\nthere κόσμε\n/ping\n/close 4000\n", stdout.String())
 	assert.Contains(t, stderr.String(), "* connected to "+url+" (101 Switching Protocols)")
 	assert.Contains(t, stderr.String(), "* closed (1000)")
 }
@@ -89,13 +123,35 @@ func TestDialBinaryAndTLS(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, tc.want, string(out))
 	}
-	// Without -insecure the certificate is refused: exit 1.
+	// Without -insecure the certificate is refused: exit 1, and the error
+	// says which flags are the way out.
 	cmd := exec.Command(bin, "dial", url)
 	cmd.Stdin = strings.NewReader("hi\n")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
 	err := cmd.Run()
 	var ee *exec.ExitError
 	require.ErrorAs(t, err, &ee)
 	assert.Equal(t, exitFail, ee.ExitCode())
+	assert.Contains(t, stderr.String(), "x509")
+	assert.Contains(t, stderr.String(), "-cacert FILE")
+	assert.Contains(t, stderr.String(), "-insecure")
+	assert.Contains(t, stderr.String(), "-tls-write-cert")
+}
+
+// serve -tls-self-signed -tls-write-cert FILE writes the certificate that
+// dial -cacert FILE then trusts, without -insecure.
+func TestServeWritesCertForDialCACert(t *testing.T) {
+	bin := buildBinary(t)
+	pemFile := filepath.Join(t.TempDir(), "cert.pem")
+	url, log := startServeLog(t, bin, "-tls-self-signed", "-tls-write-cert", pemFile, "127.0.0.1:0")
+	require.Eventually(t, func() bool { return strings.Contains(log.String(), "plainws dial -cacert "+pemFile+" "+url) },
+		10*time.Second, 5*time.Millisecond, "the log says how to dial with the certificate: %s", log.String())
+	cmd := exec.Command(bin, "dial", url, "-cacert", pemFile)
+	cmd.Stdin = strings.NewReader("trusted\n")
+	out, err := cmd.Output()
+	require.NoError(t, err)
+	assert.Equal(t, "trusted\n", string(out))
 }
 
 // Broadcast mode sends each message to every client.
@@ -119,21 +175,6 @@ func TestServeBroadcast(t *testing.T) {
 	require.Eventually(t, func() bool { return strings.Contains(got.String(), "to everyone") }, 10*time.Second, 10*time.Millisecond)
 	_ = pw.Close()
 	require.NoError(t, listener.Wait())
-}
-
-func TestUsageAndExitCodes(t *testing.T) {
-	var out, errb bytes.Buffer
-	ctx := context.Background()
-	assert.Equal(t, exitUsage, run(ctx, nil, nil, &out, &errb))
-	assert.Equal(t, exitOK, run(ctx, []string{"--help"}, nil, &out, &errb))
-	assert.Contains(t, out.String(), "plainws dial")
-	assert.Equal(t, exitUsage, run(ctx, []string{"nope"}, nil, &out, &errb))
-	assert.Equal(t, exitUsage, run(ctx, []string{"dial"}, nil, &out, &errb))
-	assert.Equal(t, exitUsage, run(ctx, []string{"dial", "-H", "nocolon", "ws://127.0.0.1:1/"}, nil, &out, &errb))
-	assert.Equal(t, exitOK, run(ctx, []string{"dial", "-h"}, nil, &out, &errb))
-	assert.Equal(t, exitUsage, run(ctx, []string{"serve", "-mode", "x", "127.0.0.1:0"}, nil, &out, &errb))
-	// Nothing listens on port 1: the dial fails with exit 1.
-	assert.Equal(t, exitFail, run(ctx, []string{"dial", "-timeout", "2s", "ws://127.0.0.1:1/"}, strings.NewReader(""), &out, &errb))
 }
 
 // syncBuffer is a bytes.Buffer safe to read while a process writes to it.

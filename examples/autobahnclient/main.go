@@ -26,6 +26,10 @@ import (
 )
 
 func main() {
+	flag.Usage = func() {
+		fmt.Fprintf(flag.CommandLine.Output(), "autobahnclient: runs plainws's client against the Autobahn|Testsuite fuzzing server and has it write its reports.\n\nUsage: go run ./examples/autobahnclient [flags]\n")
+		flag.PrintDefaults()
+	}
 	base := flag.String("url", "ws://127.0.0.1:9001", "fuzzing server URL")
 	agent := flag.String("agent", "plainws", "agent name in the reports")
 	cases := flag.String("cases", "", "range of cases to run, e.g. 1-10 (default: all)")

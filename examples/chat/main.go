@@ -19,6 +19,10 @@ import (
 )
 
 func main() {
+	flag.Usage = func() {
+		fmt.Fprintf(flag.CommandLine.Output(), "chat: a broadcast server on 127.0.0.1 with several clients; each says a line, hears everyone's, and the program exits.\n\nUsage: go run ./examples/chat [flags]\n")
+		flag.PrintDefaults()
+	}
 	n := flag.Int("clients", 3, "number of chat clients")
 	flag.Parse()
 	if err := run(*n); err != nil {

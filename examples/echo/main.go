@@ -17,6 +17,10 @@ import (
 )
 
 func main() {
+	flag.Usage = func() {
+		fmt.Fprintf(flag.CommandLine.Output(), "echo: starts an echo server on 127.0.0.1, dials it, exchanges text, binary and a ping, and closes cleanly.\n\nUsage: go run ./examples/echo [flags]\n")
+		flag.PrintDefaults()
+	}
 	url := flag.String("url", "", "dial this server instead of the embedded echo server")
 	flag.Parse()
 	if err := run(*url); err != nil {

@@ -6,6 +6,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"log"
 	"net"
@@ -17,6 +18,11 @@ import (
 )
 
 func main() {
+	flag.Usage = func() {
+		fmt.Fprintf(flag.CommandLine.Output(), "proxy: dials a WebSocket server through an HTTP CONNECT and a SOCKS5 proxy it starts itself on 127.0.0.1.\n\nUsage: go run ./examples/proxy [flags]\n")
+		fmt.Fprintln(flag.CommandLine.Output(), "It has no flags.")
+	}
+	flag.Parse() // only -h: the demo has no settings
 	if err := run(); err != nil {
 		log.Fatal(err)
 	}

@@ -38,6 +38,10 @@ import (
 )
 
 func main() {
+	flag.Usage = func() {
+		fmt.Fprintf(flag.CommandLine.Output(), "quickstart: Workerman's client example against an embedded server on 127.0.0.1: every asyncconn event on one screen.\n\nUsage: go run ./examples/quickstart [flags]\n")
+		flag.PrintDefaults()
+	}
 	target := flag.String("url", "", "connect to this server instead of the embedded one")
 	exitAfter := flag.Duration("exit-after", 0, "with -url: close and exit after this long (0: at Ctrl-C)")
 	flag.Parse()

@@ -37,6 +37,10 @@ import (
 )
 
 func main() {
+	flag.Usage = func() {
+		fmt.Fprintf(flag.CommandLine.Output(), "reconnect: an asyncconn client surviving a server that goes away and one that stops answering, on 127.0.0.1.\n\nUsage: go run ./examples/reconnect [flags]\n")
+		fmt.Fprintln(flag.CommandLine.Output(), "It has no flags.")
+	}
 	flag.Parse()
 	if err := run(); err != nil {
 		log.Fatal(err)

@@ -29,6 +29,10 @@ import (
 )
 
 func main() {
+	flag.Usage = func() {
+		fmt.Fprintf(flag.CommandLine.Output(), "seed: Workerman's WebSocket client example, ported line for line to package asyncconn.\n\nUsage: go run ./examples/seed [flags]\n")
+		flag.PrintDefaults()
+	}
 	target := flag.String("url", "ws://127.0.0.1:1234", "the WebSocket server to connect to")
 	embedded := flag.Bool("embedded", false, "start an echo server on the -url's loopback address first")
 	exitAfter := flag.Duration("exit-after", 0, "stop after this long (0: run until SIGINT or SIGTERM)")

@@ -20,6 +20,10 @@ import (
 )
 
 func main() {
+	flag.Usage = func() {
+		fmt.Fprintf(flag.CommandLine.Output(), "wss: WebSocket over TLS: a wss:// echo server on 127.0.0.1 with a fresh certificate, dialled and verified.\n\nUsage: go run ./examples/wss [flags]\n")
+		flag.PrintDefaults()
+	}
 	url := flag.String("url", "", "wss:// URL to dial instead of the embedded server")
 	msg := flag.String("msg", "hello over TLS", "message to send")
 	flag.Parse()
