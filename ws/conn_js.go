@@ -55,12 +55,15 @@ var errNoPing = fmt.Errorf("ws: the browser's WebSocket API sends no pings or po
 type Conn struct {
 	ws           js.Value
 	funcs        []js.Func
+	releaseOnce  sync.Once
+	failOnce     sync.Once
 	subprotocol  string
 	extensions   string
 	closeTimeout time.Duration
 	readLimit    atomic.Int64
 
 	opened chan struct{} // closed by the open event
+	failed chan struct{} // closed by the first error event
 	closed chan struct{} // closed by the close event, after the fields below
 	// What the close event said, set before closed is closed.
 	closeCode  StatusCode
@@ -93,6 +96,7 @@ func newConn(url string, protocols []string, opts *Options) (*Conn, error) {
 	c := &Conn{
 		closeTimeout: opts.closeTimeout(),
 		opened:       make(chan struct{}),
+		failed:       make(chan struct{}),
 		closed:       make(chan struct{}),
 		arrived:      make(chan struct{}, 1),
 		stopped:      make(chan struct{}),
@@ -112,6 +116,12 @@ func newConn(url string, protocols []string, opts *Options) (*Conn, error) {
 		c.subprotocol = c.ws.Get("protocol").String()
 		c.extensions = c.ws.Get("extensions").String()
 		close(c.opened)
+	})
+	// An error event says nothing (the browser hides the cause). The
+	// standard follows it with a close event, but Node's undici 6 fires
+	// none after a refused handshake, so a dial waits for either.
+	c.on("error", func(js.Value) {
+		c.failOnce.Do(func() { close(c.failed) })
 	})
 	c.on("message", func(ev js.Value) {
 		c.mu.Lock()
@@ -141,15 +151,19 @@ func (c *Conn) on(event string, h func(ev js.Value)) {
 	c.ws.Set("on"+event, f)
 }
 
-// release detaches and frees the event handlers.
+// release detaches and frees the event handlers, once: after the close
+// event, or when a dial gives up (the browser may still fire events then,
+// but no handler is left to receive them).
 func (c *Conn) release() {
-	for _, ev := range []string{"open", "message", "close"} {
-		c.ws.Set("on"+ev, js.Null())
-	}
-	for _, f := range c.funcs {
-		f.Release()
-	}
-	c.funcs = nil
+	c.releaseOnce.Do(func() {
+		for _, ev := range []string{"open", "error", "message", "close"} {
+			c.ws.Set("on"+ev, js.Null())
+		}
+		for _, f := range c.funcs {
+			f.Release()
+		}
+		c.funcs = nil
+	})
 }
 
 func (c *Conn) signal() {
@@ -331,11 +345,8 @@ func (c *Conn) nextLocked() (js.Value, error) {
 func (c *Conn) decodeLocked(data js.Value, buf []byte) (Opcode, []byte, error) {
 	limit := c.readLimit.Load()
 	if data.Type() == js.TypeString {
-		// length counts UTF-16 code units, each at least one byte of
-		// UTF-8: a string longer than the limit need not be converted.
-		if n := int64(data.Length()); limit >= 0 && n > limit {
-			return 0, buf[:0], c.failLimitLocked(n, limit)
-		}
+		// syscall/js reads no property of a primitive string, so its
+		// size is known only once it is in Go.
 		s := data.String()
 		if n := int64(len(s)); limit >= 0 && n > limit {
 			return 0, buf[:0], c.failLimitLocked(n, limit)

@@ -156,10 +156,15 @@ func (d *Dialer) Dial(ctx context.Context, rawURL string) (*Conn, *http.Response
 	case <-c.opened:
 	case <-c.closed:
 		return nil, nil, fmt.Errorf("ws: dial %s: %w", u.Redacted(), c.closedErr())
+	case <-c.failed:
+		c.abort()
+		c.release()
+		return nil, nil, fmt.Errorf("ws: dial %s: %w: the browser reports an error (it does not say which)", u.Redacted(), ErrAbnormalClosure)
 	case <-ctx.Done():
 		// An abandoned attempt is closed without a code: the browser
 		// allows no other close before the connection opened.
 		c.abort()
+		c.release()
 		return nil, nil, fmt.Errorf("ws: dial %s: %w", u.Redacted(), ctx.Err())
 	}
 	return c, c.response(), nil
