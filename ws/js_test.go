@@ -241,3 +241,40 @@ func TestJSBrowserLimits(t *testing.T) {
 	require.ErrorIs(t, c.WriteText("x"), ErrClosed)
 	waitClosed(t, c)
 }
+
+// TestJSAbnormalClosure: a server that drops the TCP connection without a
+// close frame yields ErrAbnormalClosure, 1006 (RFC 6455 §7.1.5).
+func TestJSAbnormalClosure(t *testing.T) {
+	c := jsDial(t, &Dialer{}, "/drop")
+	_, p, err := c.ReadMessage()
+	require.NoError(t, err)
+	require.Equal(t, "dropping", string(p))
+	_, _, err = c.ReadMessage()
+	require.ErrorIs(t, err, ErrAbnormalClosure)
+	require.Error(t, c.WriteText("x"))
+}
+
+// TestJSCloseTimeout: Close waits for the peer's close frame no longer than
+// CloseTimeout.
+func TestJSCloseTimeout(t *testing.T) {
+	c := jsDial(t, &Dialer{Options: Options{CloseTimeout: 200 * time.Millisecond}}, "/deaf")
+	start := time.Now()
+	require.ErrorIs(t, c.Close(CloseNormalClosure, ""), ErrCloseTimeout)
+	require.Less(t, time.Since(start), 3*time.Second)
+}
+
+// TestJSWriteBackpressure: writes to a peer that reads nothing stop at the
+// write deadline once the browser holds more than sendHighWater unsent,
+// instead of queueing without end.
+func TestJSWriteBackpressure(t *testing.T) {
+	c := jsDial(t, &Dialer{}, "/deaf")
+	require.NoError(t, c.SetWriteDeadline(time.Now().Add(500*time.Millisecond)))
+	msg := make([]byte, 1<<20)
+	var err error
+	sent := 0
+	for ; sent < 256 && err == nil; sent++ {
+		err = c.WriteMessage(OpBinary, msg)
+	}
+	require.ErrorIs(t, err, os.ErrDeadlineExceeded, "%d MiB queued without backpressure", sent)
+	require.Less(t, sent, 256)
+}

@@ -38,6 +38,9 @@ var jsTests = []string{
 	"TestJSDialContext",
 	"TestJSDialErrors",
 	"TestJSBrowserLimits",
+	"TestJSAbnormalClosure",
+	"TestJSCloseTimeout",
+	"TestJSWriteBackpressure",
 }
 
 // record is what the server saw of one connection's end.
@@ -86,6 +89,16 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "/big":
 		_ = c.WriteMessage(ws.OpBinary, make([]byte, 1<<20))
 		_ = c.WriteMessage(ws.OpBinary, make([]byte, 1<<20+1))
+	case "/drop":
+		// End the TCP connection without a close frame (1006).
+		_ = c.WriteText("dropping")
+		_ = c.NetConn().Close()
+		return
+	case "/deaf":
+		// Read nothing: the client's close gets no answer and its
+		// writes fill the socket buffers.
+		<-r.Context().Done()
+		return
 	case "/bigtext":
 		// 1200 bytes of UTF-8 in 600 UTF-16 code units.
 		_ = c.WriteText(strings.Repeat("é", 600))
