@@ -44,8 +44,8 @@ var errNoPing = fmt.Errorf("ws: the browser's WebSocket API sends no pings or po
 // called from any goroutine.
 //
 // What differs from the native Conn, because the browser's API decides:
-// messages arrive whole (no NextWriter, no fragments; NextReader reads a
-// message already in memory); pings, pongs and the peer's close frame are
+// messages travel whole (no fragments: NextReader reads a message already in
+// memory, NextWriter gathers one before sending it); pings, pongs and the peer's close frame are
 // answered by the browser, and WritePing, WritePong and Ping return an
 // error wrapping errors.ErrUnsupported; Close may send only 1000 or
 // 3000–4999; the read limit is enforced by this package after the browser
@@ -526,4 +526,50 @@ func (c *Conn) Close(code StatusCode, reason string) error {
 func (c *Conn) CloseNow() error {
 	c.abort()
 	return nil
+}
+
+// MessageWriter collects one message for NextWriter. The browser sends only
+// whole messages, so it sends nothing before Close.
+type MessageWriter struct {
+	c    *Conn
+	op   Opcode
+	buf  []byte
+	done bool
+}
+
+// NextWriter returns a writer for one message of type op (OpText or
+// OpBinary). The browser's API has no fragments (RFC 6455 §5.4 is its
+// business): the payload is gathered in memory and sent as one message by
+// Close, which returns WriteMessage's error.
+func (c *Conn) NextWriter(op Opcode) (*MessageWriter, error) {
+	if op != OpText && op != OpBinary {
+		return nil, fmt.Errorf("%w: NextWriter with %s", ErrBadOpcode, op)
+	}
+	c.writeMu.Lock()
+	err := c.writableLocked()
+	c.writeMu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	return &MessageWriter{c: c, op: op}, nil
+}
+
+// Write appends p to the message.
+func (w *MessageWriter) Write(p []byte) (int, error) {
+	if w.done {
+		return 0, fmt.Errorf("%w: message writer already closed", ErrClosed)
+	}
+	w.buf = append(w.buf, p...)
+	return len(p), nil
+}
+
+// Close sends the message.
+func (w *MessageWriter) Close() error {
+	if w.done {
+		return fmt.Errorf("%w: message writer already closed", ErrClosed)
+	}
+	w.done = true
+	err := w.c.WriteMessage(w.op, w.buf)
+	w.buf = nil
+	return err
 }

@@ -93,6 +93,21 @@ func TestJSEcho(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "via WriteText", got.String())
 
+	w, err := c.NextWriter(OpBinary)
+	require.NoError(t, err)
+	for _, part := range []string{"gathered ", "in ", "parts"} {
+		_, err = w.Write([]byte(part))
+		require.NoError(t, err)
+	}
+	require.NoError(t, w.Close())
+	require.ErrorIs(t, w.Close(), ErrClosed)
+	op, p, err := c.ReadMessage()
+	require.NoError(t, err)
+	require.Equal(t, OpBinary, op)
+	assert.Equal(t, "gathered in parts", string(p))
+	_, err = c.NextWriter(OpPing)
+	require.ErrorIs(t, err, ErrBadOpcode)
+
 	require.NoError(t, c.Close(4000, "bye from wasm"))
 	_, _, err = c.ReadMessage()
 	require.ErrorIs(t, err, ErrClosed)
