@@ -33,6 +33,7 @@ var (
 	jsWebSocket  = js.Global().Get("WebSocket")
 	jsUint8Array = js.Global().Get("Uint8Array")
 	jsArray      = js.Global().Get("Array")
+	jsObject     = js.Global().Get("Object")
 )
 
 // errNoPing is what the ping and pong calls return: the browser answers the
@@ -345,17 +346,24 @@ func (c *Conn) nextLocked() (js.Value, error) {
 func (c *Conn) decodeLocked(data js.Value, buf []byte) (Opcode, []byte, error) {
 	limit := c.readLimit.Load()
 	if data.Type() == js.TypeString {
-		// syscall/js reads no property of a primitive string, so its
-		// size is known only once it is in Go.
+		// length counts UTF-16 code units, each at least one byte of
+		// UTF-8, so a string longer than the limit is refused before it
+		// is copied. syscall/js reads no property of a primitive string:
+		// Object(data) is its wrapper, which has them.
+		if limit >= 0 {
+			if n := int64(jsObject.New(data).Get("length").Int()); n > limit {
+				return 0, buf[:0], c.failLimitLocked("a text message of at least %d bytes, limit %d", n, limit)
+			}
+		}
 		s := data.String()
 		if n := int64(len(s)); limit >= 0 && n > limit {
-			return 0, buf[:0], c.failLimitLocked(n, limit)
+			return 0, buf[:0], c.failLimitLocked("a %d-byte text message, limit %d", n, limit)
 		}
 		return OpText, append(buf[:0], s...), nil
 	}
 	n := data.Get("byteLength").Int()
 	if limit >= 0 && int64(n) > limit {
-		return 0, buf[:0], c.failLimitLocked(int64(n), limit)
+		return 0, buf[:0], c.failLimitLocked("a %d-byte binary message, limit %d", n, limit)
 	}
 	if cap(buf) < n {
 		buf = make([]byte, n)
@@ -368,8 +376,8 @@ func (c *Conn) decodeLocked(data js.Value, buf []byte) (Opcode, []byte, error) {
 // failLimitLocked fails the connection for a message over the read limit:
 // the 1009 of RFC 6455 §7.4.1, which the browser will not send for us (see
 // Options.ReadLimit).
-func (c *Conn) failLimitLocked(n, limit int64) error {
-	c.readErr = protocolErr(CloseMessageTooBig, ErrReadLimit, "%d-byte message, limit %d", n, limit)
+func (c *Conn) failLimitLocked(format string, n, limit any) error {
+	c.readErr = protocolErr(CloseMessageTooBig, ErrReadLimit, format, n, limit)
 	c.abort()
 	return c.readErr
 }
@@ -446,6 +454,9 @@ func (c *Conn) send(v js.Value) error {
 		case <-c.closed:
 			t.Stop()
 			return c.writableLocked()
+		case <-c.stopped:
+			t.Stop()
+			return ErrClosed
 		}
 		wait = min(2*wait, 50*time.Millisecond)
 	}

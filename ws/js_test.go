@@ -168,12 +168,21 @@ func TestJSReadLimit(t *testing.T) {
 	require.ErrorIs(t, c.WriteText("x"), ErrClosed)
 	waitClosed(t, c)
 
-	// Text counts the same way, in bytes of UTF-8.
-	c = jsDial(t, &Dialer{}, "/bigtext")
-	c.SetReadLimit(1000)
-	_, _, err = c.ReadMessage()
-	require.ErrorIs(t, err, ErrReadLimit)
-	waitClosed(t, c)
+	// Text counts the same way, in bytes of UTF-8: /bigtext sends 1200
+	// bytes in 600 UTF-16 code units, so a limit of 1000 is seen after
+	// the copy into Go, a limit of 500 before.
+	for _, tc := range []struct {
+		limit  int64
+		detail string
+	}{{1000, "a 1200-byte text message"}, {500, "at least 600 bytes"}} {
+		c = jsDial(t, &Dialer{}, "/bigtext")
+		c.SetReadLimit(tc.limit)
+		_, _, err = c.ReadMessage()
+		require.ErrorAs(t, err, &perr)
+		require.ErrorIs(t, err, ErrReadLimit)
+		assert.Contains(t, perr.Detail, tc.detail)
+		waitClosed(t, c)
+	}
 }
 
 func TestJSReadDeadline(t *testing.T) {
