@@ -17,11 +17,9 @@ import (
 	"unicode/utf8"
 )
 
-// readyState values of a WebSocket object (WHATWG WebSockets Standard).
-const (
-	jsConnecting = 0
-	jsOpen       = 1
-)
+// jsOpen is the readyState of an open WebSocket object (WHATWG WebSockets
+// Standard).
+const jsOpen = 1
 
 // sendHighWater is how many bytes the browser may hold unsent before a
 // write waits for them to drain. WebSocket.send never blocks and queues
@@ -30,7 +28,6 @@ const (
 const sendHighWater = 1 << 20
 
 var (
-	jsWebSocket  = js.Global().Get("WebSocket")
 	jsUint8Array = js.Global().Get("Uint8Array")
 	jsArray      = js.Global().Get("Array")
 	jsObject     = js.Global().Get("Object")
@@ -45,14 +42,13 @@ var errNoPing = fmt.Errorf("ws: the browser's WebSocket API sends no pings or po
 // called from any goroutine.
 //
 // What differs from the native Conn, because the browser's API decides:
-// messages travel whole (no fragments: NextReader reads a message already in
-// memory, NextWriter gathers one before sending it); pings, pongs and the peer's close frame are
-// answered by the browser, and WritePing, WritePong and Ping return an
-// error wrapping errors.ErrUnsupported; Close may send only 1000 or
-// 3000–4999; the read limit is enforced by this package after the browser
-// received the message; the browser validates UTF-8 and fails the
-// connection itself on bad text (the reader then sees the close code it
-// chose, 1007 in browsers that follow the standard).
+// messages travel whole (no fragments: NextReader reads a message already
+// in memory, NextWriter gathers one before sending it); pings, pongs and
+// the peer's close frame are answered by the browser, and WritePing,
+// WritePong and Ping return an error wrapping errors.ErrUnsupported; Close
+// may send only 1000 or 3000–4999; the read limit is enforced by this
+// package after the browser received the message; the browser validates
+// UTF-8 and fails the connection itself on bad text (RFC 6455 §8.1).
 type Conn struct {
 	ws           js.Value
 	funcs        []js.Func
@@ -103,6 +99,10 @@ func newConn(url string, protocols []string, opts *Options) (*Conn, error) {
 		stopped:      make(chan struct{}),
 	}
 	c.readLimit.Store(opts.readLimit())
+	jsWebSocket := js.Global().Get("WebSocket")
+	if jsWebSocket.Type() != js.TypeFunction {
+		return nil, fmt.Errorf("ws: the host has no WebSocket (Node 20 needs --experimental-websocket): %w", errors.ErrUnsupported)
+	}
 	protos := jsArray.New(len(protocols))
 	for i, p := range protocols {
 		protos.SetIndex(i, p)

@@ -302,3 +302,15 @@ func TestJSWriteBackpressure(t *testing.T) {
 	require.ErrorIs(t, err, os.ErrDeadlineExceeded, "%d MiB queued without backpressure", sent)
 	require.Less(t, sent, 256)
 }
+
+// TestJSBrowserChecksUTF8: text that is not UTF-8 fails the connection in
+// the browser (RFC 6455 §8.1), before this package sees it, and the script
+// is told 1006, as the standard's "fail the WebSocket connection" says.
+// (What the peer gets varies: a browser may send 1007; Node's undici 6
+// drops the TCP connection without a close frame.)
+func TestJSBrowserChecksUTF8(t *testing.T) {
+	c := jsDial(t, &Dialer{}, "/badutf8")
+	_, _, err := c.ReadMessage()
+	require.ErrorIs(t, err, ErrAbnormalClosure)
+	waitClosed(t, c)
+}

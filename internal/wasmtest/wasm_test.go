@@ -41,6 +41,7 @@ var jsTests = []string{
 	"TestJSAbnormalClosure",
 	"TestJSCloseTimeout",
 	"TestJSWriteBackpressure",
+	"TestJSBrowserChecksUTF8",
 }
 
 // record is what the server saw of one connection's end.
@@ -99,6 +100,9 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// writes fill the socket buffers.
 		<-r.Context().Done()
 		return
+	case "/badutf8":
+		// RFC 6455 §8.1: the browser must fail the connection.
+		_ = c.WriteMessage(ws.OpText, []byte{'a', 0xff, 'b'})
 	case "/bigtext":
 		// 1200 bytes of UTF-8 in 600 UTF-16 code units.
 		_ = c.WriteText(strings.Repeat("é", 600))
