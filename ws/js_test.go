@@ -15,6 +15,7 @@ import (
 	"errors"
 	"os"
 	"strings"
+	"syscall/js"
 	"testing"
 	"time"
 
@@ -234,6 +235,13 @@ func TestJSDialErrors(t *testing.T) {
 	// an error, not a panic.
 	_, _, err = (&Dialer{Subprotocols: []string{"not a token"}}).Dial(ctx, jsServer(t)+"/echo")
 	require.Error(t, err)
+
+	// A host without WebSocket (Node 20 without its flag) is an error too.
+	saved := js.Global().Get("WebSocket")
+	js.Global().Set("WebSocket", js.Undefined())
+	_, _, err = Dial(ctx, jsServer(t)+"/echo")
+	js.Global().Set("WebSocket", saved)
+	require.ErrorIs(t, err, errors.ErrUnsupported)
 }
 
 // TestJSBrowserLimits checks the calls the browser cannot carry out fail
