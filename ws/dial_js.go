@@ -123,9 +123,10 @@ func (d *Dialer) handshakeTimeout() time.Duration {
 	return d.HandshakeTimeout
 }
 
-// Dial opens a WebSocket connection to rawURL and waits until it is open,
-// the browser gives up, or ctx (or the handshake timeout) ends; then the
-// browser is told to abandon the attempt and Dial returns ctx's error.
+// Dial opens a WebSocket connection to rawURL (ws://, wss://, or http:// and
+// https:// for them) and waits until it is open or the browser gives up. If
+// ctx or the handshake timeout ends first, the browser is told to abandon
+// the attempt and the error wraps ctx's.
 //
 // A failed dial does not say why: a refused connection, a server that
 // answered with something other than 101, and a bad certificate all look

@@ -65,9 +65,13 @@ func pattern(n int, seed byte) []byte {
 
 func TestJSEcho(t *testing.T) {
 	d := &Dialer{Subprotocols: []string{"chat.v1", "chat.v2"}}
-	c := jsDial(t, d, "/echo")
+	c, resp, err := d.Dial(context.Background(), jsServer(t)+"/echo")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = c.CloseNow() })
 	// The server prefers chat.v2 (RFC 6455 §4.2.2: it picks one of ours).
 	assert.Equal(t, "chat.v2", c.Subprotocol())
+	assert.Equal(t, 101, resp.StatusCode)
+	assert.Equal(t, "chat.v2", resp.Header.Get("Sec-WebSocket-Protocol"))
 	assert.Equal(t, RoleClient, c.Role())
 
 	echo := func(op Opcode, p []byte) {
