@@ -157,7 +157,7 @@ func nodeOptions(t *testing.T, node string) string {
 	opts = strings.TrimSpace(opts + " --experimental-websocket")
 	if !hasWS(opts) {
 		v, _ := exec.Command(node, "--version").Output()
-		t.Fatalf("node %s has no global WebSocket, even with --experimental-websocket: Node 20.10 or later is needed", bytes.TrimSpace(v))
+		t.Fatalf("node %s has no global WebSocket, even with --experimental-websocket: Node 20.10 or later is needed (Debian bookworm's own nodejs is 18; NodeSource's 20 or 22 works)", bytes.TrimSpace(v))
 	}
 	return opts
 }
