@@ -178,7 +178,8 @@ func TestWasmClientUnderNode(t *testing.T) {
 	// GOFLAGS of the host run (-race, say) do not apply to js/wasm.
 	build.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm", "CGO_ENABLED=0", "GOFLAGS=")
 	out, err := build.CombinedOutput()
-	require.NoError(t, err, "building ws's tests for js/wasm:\n%s", out)
+	require.NoError(t, err, "building ws's tests for js/wasm (a ws file that needs the native Conn, "+
+		"net.Conn or the server side takes //go:build !js, its tests too):\n%s", out)
 
 	s := &server{up: ws.Upgrader{
 		Subprotocols: []string{"chat.v2", "chat.v1"},
