@@ -78,7 +78,7 @@ type Conn struct {
 	readErr error // sticky: a failure, or the end of the connection
 
 	writeMu       sync.Mutex
-	writeDeadline time.Time
+	writeDeadline atomic.Int64 // Unix nanoseconds; 0: none
 
 	// closing is set once this end started closing (Close, CloseNow, a
 	// failure); stopped is closed then, to wake a waiting reader.
@@ -240,11 +240,14 @@ func (c *Conn) SetReadDeadline(t time.Time) error {
 }
 
 // SetWriteDeadline bounds how long a write waits for the browser's send
-// buffer to drain below 1 MiB; the message itself is queued at once.
+// buffer to drain below 1 MiB, a write already waiting included; the
+// message itself is queued at once. A zero t means no deadline.
 func (c *Conn) SetWriteDeadline(t time.Time) error {
-	c.writeMu.Lock()
-	c.writeDeadline = t
-	c.writeMu.Unlock()
+	var ns int64
+	if !t.IsZero() {
+		ns = t.UnixNano()
+	}
+	c.writeDeadline.Store(ns)
 	return nil
 }
 
@@ -445,7 +448,7 @@ func (c *Conn) send(v js.Value) error {
 	}
 	wait := time.Millisecond
 	for c.ws.Get("bufferedAmount").Int() > sendHighWater {
-		if !c.writeDeadline.IsZero() && time.Now().After(c.writeDeadline) {
+		if dl := c.writeDeadline.Load(); dl != 0 && time.Now().UnixNano() > dl {
 			return fmt.Errorf("ws: write: %w", os.ErrDeadlineExceeded)
 		}
 		t := time.NewTimer(wait)

@@ -299,20 +299,33 @@ func TestJSCloseTimeout(t *testing.T) {
 	require.Less(t, time.Since(start), 3*time.Second)
 }
 
-// TestJSWriteBackpressure: writes to a peer that reads nothing stop at the
-// write deadline once the browser holds more than sendHighWater unsent,
-// instead of queueing without end.
+// TestJSWriteBackpressure: writes to a peer that reads nothing wait once
+// the browser holds more than sendHighWater unsent, instead of queueing
+// without end, and a write deadline set meanwhile ends the wait.
 func TestJSWriteBackpressure(t *testing.T) {
 	c := jsDial(t, &Dialer{}, "/deaf")
-	require.NoError(t, c.SetWriteDeadline(time.Now().Add(500*time.Millisecond)))
-	msg := make([]byte, 1<<20)
-	var err error
-	sent := 0
-	for ; sent < 256 && err == nil; sent++ {
-		err = c.WriteMessage(OpBinary, msg)
+	type result struct {
+		sent int
+		err  error
 	}
-	require.ErrorIs(t, err, os.ErrDeadlineExceeded, "%d MiB queued without backpressure", sent)
-	require.Less(t, sent, 256)
+	done := make(chan result, 1)
+	go func() {
+		msg := make([]byte, 1<<20)
+		var r result
+		for ; r.sent < 256 && r.err == nil; r.sent++ {
+			r.err = c.WriteMessage(OpBinary, msg)
+		}
+		done <- r
+	}()
+	time.Sleep(300 * time.Millisecond)
+	require.NoError(t, c.SetWriteDeadline(time.Now()))
+	select {
+	case r := <-done:
+		require.ErrorIs(t, r.err, os.ErrDeadlineExceeded, "%d MiB queued without backpressure", r.sent)
+		require.Less(t, r.sent, 256)
+	case <-time.After(5 * time.Second):
+		t.Fatal("a write waiting for the send buffer missed its deadline")
+	}
 }
 
 // TestJSBrowserChecksUTF8: text that is not UTF-8 fails the connection in
