@@ -67,4 +67,16 @@
 // DefaultHandshakeTimeout and handshake heads by DefaultMaxHeadBytes, and
 // closing waits at most DefaultCloseTimeout. The server checks Origin against
 // Host unless told otherwise.
+//
+// # The browser
+//
+// Built for GOOS=js GOARCH=wasm, the package is a client over the host's
+// WebSocket object (dial_js.go, conn_js.go), with the same Dial, Dialer,
+// ReadMessage, ReadMessageInto, NextReader, NextWriter, WriteMessage,
+// WriteText, Close, CloseNow and Subprotocol. What the browser keeps to
+// itself is absent there: the server side, request headers, proxies, TLS
+// settings and compression settings (it negotiates its own); pings return
+// errors.ErrUnsupported, and Close sends only 1000 or 3000–4999. The read
+// limit still holds (1009 locally). go doc, run with GOOS=js, shows the details;
+// internal/wasmtest runs that build under Node.
 package ws
