@@ -162,17 +162,9 @@ func nodeOptions(t *testing.T, node string) string {
 	return opts
 }
 
-func TestWasmClientUnderNode(t *testing.T) {
-	node, err := exec.LookPath("node")
-	require.NoError(t, err, "node is not installed: run scripts/test.sh, which installs nodejs, or install Node 20+")
-	goBin, err := exec.LookPath("go")
-	require.NoError(t, err, "the go command is needed to build the js/wasm test binary")
-	execJS := goJSWasmExec(t, goBin)
-	nodeOpts := nodeOptions(t, node)
-
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-
+// buildWasm builds ws's tests for js/wasm and returns the binary's path.
+func buildWasm(ctx context.Context, t *testing.T, goBin string) string {
+	t.Helper()
 	bin := filepath.Join(t.TempDir(), "ws.test.wasm")
 	build := exec.CommandContext(ctx, goBin, "test", "-c", "-o", bin, "github.com/plainws/plainws/ws")
 	// GOFLAGS of the host run (-race, say) do not apply to js/wasm.
@@ -180,32 +172,30 @@ func TestWasmClientUnderNode(t *testing.T) {
 	out, err := build.CombinedOutput()
 	require.NoError(t, err, "building ws's tests for js/wasm (a ws file that needs the native Conn, "+
 		"net.Conn or the server side takes //go:build !js, its tests too):\n%s", out)
+	return bin
+}
 
-	s := &server{up: ws.Upgrader{
+// newServer is the plainws server the js tests talk to.
+func newServer() *server {
+	return &server{up: ws.Upgrader{
 		Subprotocols: []string{"chat.v2", "chat.v1"},
-		// Node sends no Origin; a browser page would send its own.
+		// Node sends no Origin; a browser page sends its own, which is this server's.
 		CheckOrigin: func(*http.Request) bool { return true },
-		// Negotiated if the client offers it (undici 6.x does not yet).
+		// Negotiated if the client offers it (undici 6.x does not yet; a browser does).
 		Options: ws.Options{Compression: &ws.CompressionOptions{}},
 	}}
-	srv := httptest.NewServer(s)
-	defer srv.Close()
-	require.True(t, strings.HasPrefix(srv.URL, "http://127.0.0.1:"), srv.URL)
+}
 
-	run := exec.CommandContext(ctx, execJS, bin, "-test.v", "-test.count=1", "-test.run", "^TestJS")
-	run.Env = append(os.Environ(),
-		"PLAINWS_WASM_URL=ws://"+strings.TrimPrefix(srv.URL, "http://"),
-		"NODE_OPTIONS="+nodeOpts)
-	out, err = run.CombinedOutput()
-	t.Logf("js/wasm tests under %s (NODE_OPTIONS=%q):\n%s", node, nodeOpts, out)
-	require.NoError(t, err, "the js/wasm tests failed")
-
+// checkRun asserts that every js test ran and passed, and that the server saw
+// the closes the tests make.
+func checkRun(t *testing.T, s *server, out string) {
+	t.Helper()
 	// Each test ran and passed; none was skipped or missing.
 	for _, name := range jsTests {
-		assert.Regexp(t, regexp.MustCompile(`(?m)^--- PASS: `+name+` `), string(out))
+		assert.Regexp(t, regexp.MustCompile(`(?m)^--- PASS: `+name+` `), out)
 	}
-	assert.NotContains(t, string(out), "--- SKIP")
-	ran := regexp.MustCompile(`(?m)^=== RUN   (TestJS\w+)$`).FindAllStringSubmatch(string(out), -1)
+	assert.NotContains(t, out, "--- SKIP")
+	ran := regexp.MustCompile(`(?m)^=== RUN   (TestJS\w+)$`).FindAllStringSubmatch(out, -1)
 	assert.Len(t, ran, len(jsTests), "TestJS* tests in ws/js_test.go and jsTests here differ")
 
 	// What the server saw: the close codes and reasons the browser client
@@ -231,4 +221,31 @@ func TestWasmClientUnderNode(t *testing.T) {
 		assert.Eventually(t, func() bool { return slices.Contains(seen(), w) }, 5*time.Second, 10*time.Millisecond,
 			"the server saw no close %+v; it saw %+v", w, seen())
 	}
+}
+
+func TestWasmClientUnderNode(t *testing.T) {
+	node, err := exec.LookPath("node")
+	require.NoError(t, err, "node is not installed: run scripts/test.sh, which installs nodejs, or install Node 20+")
+	goBin, err := exec.LookPath("go")
+	require.NoError(t, err, "the go command is needed to build the js/wasm test binary")
+	execJS := goJSWasmExec(t, goBin)
+	nodeOpts := nodeOptions(t, node)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	bin := buildWasm(ctx, t, goBin)
+
+	s := newServer()
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	require.True(t, strings.HasPrefix(srv.URL, "http://127.0.0.1:"), srv.URL)
+
+	run := exec.CommandContext(ctx, execJS, bin, "-test.v", "-test.count=1", "-test.run", "^TestJS")
+	run.Env = append(os.Environ(),
+		"PLAINWS_WASM_URL=ws://"+strings.TrimPrefix(srv.URL, "http://"),
+		"NODE_OPTIONS="+nodeOpts)
+	out, err := run.CombinedOutput()
+	t.Logf("js/wasm tests under %s (NODE_OPTIONS=%q):\n%s", node, nodeOpts, out)
+	require.NoError(t, err, "the js/wasm tests failed")
+	checkRun(t, s, string(out))
 }
