@@ -82,7 +82,13 @@ func frameSize(n int) int {
 // already waiting; the message is dropped. The send that makes the buffer reach the limit is
 // accepted and triggers OnBufferFull. Send returns ErrNotOpen while the connection is closing or
 // closed, including the moment between its end and its OnClose (Workerman returns false then,
-// without OnError).
+// without OnError), and once the server's close frame or a protocol violation has been read and
+// every callback for what came before it has run.
+//
+// A message Send accepted goes out before any close frame of ours (RFC 6455 §5.5.1), also when the
+// server closes or breaks the protocol first. If it cannot — the TCP connection broke, or the
+// buffer did not drain within CloseTimeout — OnError(SendFail) reports it once, with a *LostError
+// saying how many messages and bytes were lost, before OnClose.
 func (c *Conn) Send(data []byte) error { return c.send(c.WebsocketType.opcode(), data, false) }
 
 // SendString is Send for a string.
@@ -277,7 +283,7 @@ func (c *Conn) writeLoop(a *attempt) {
 // Close starts the closing handshake (RFC 6455 §7.1.2) with code and reason, after the messages
 // already in the send buffer have gone out, and cancels a pending reconnect (which Workerman's
 // close() does not, issue #253). OnClose follows once the server has answered, or CloseTimeout
-// has passed. Messages that arrive meanwhile are dropped; OnWebSocketClose still reports the
+// has passed; messages still queued then are reported lost (OnError(SendFail), *LostError). Messages that arrive meanwhile are dropped; OnWebSocketClose still reports the
 // server's answer. Code 0 sends a close frame without a body.
 //
 // Before the upgrade completes, Close ends the attempt at once and drops the buffer, as Workerman
