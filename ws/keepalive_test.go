@@ -105,17 +105,20 @@ func TestKeepalivePingsAndPongTimeout(t *testing.T) {
 
 // Any traffic answers a keepalive ping, not only the pong.
 func TestKeepaliveAnyTrafficAnswers(t *testing.T) {
-	const iv = 80 * time.Millisecond
+	// The peer never answers a ping, but sends a message every iv/10: with
+	// PongTimeout at iv/2 that is five times the gap the check tolerates,
+	// room enough for a loaded machine.
+	const iv = 400 * time.Millisecond
 	c, p := newRawPeer(t, RoleServer, &Options{PingInterval: iv, PongTimeout: iv / 2})
 	go func() {
-		for range 10 {
-			time.Sleep(iv / 4)
+		for range 10 * 2 {
+			time.Sleep(iv / 10)
 			if _, err := p.nc.Write(frameBytes(true, 0, OpBinary, true, []byte{1})); err != nil {
 				return
 			}
 		}
 	}()
-	for range 10 {
+	for range 10 * 2 { // two whole intervals, so pings went out and were "answered"
 		_, msg, err := c.ReadMessage()
 		require.NoError(t, err)
 		require.Equal(t, []byte{1}, msg)
