@@ -231,6 +231,12 @@ func checkResponseHeader(h http.Header) error {
 // the connection. responseHeader adds headers (e.g. Set-Cookie) to the 101.
 // If the request is not a valid WebSocket upgrade, Upgrade replies with the
 // fitting HTTP error (400, 403, 405, 426) and returns a *HandshakeError.
+//
+// An HTTP/2 CONNECT is taken as RFC 8441's extended CONNECT (upgradeH2): it
+// is answered 200 and the Conn runs over the stream. Then the handler must
+// not return while the Conn is in use, since returning ends the stream; see
+// the package documentation, section HTTP/2, also for the GODEBUG setting
+// net/http needs.
 func (u *Upgrader) Upgrade(w http.ResponseWriter, r *http.Request, responseHeader http.Header) (*Conn, error) {
 	if r.ProtoMajor == 2 && r.Method == http.MethodConnect {
 		return u.upgradeH2(w, r, responseHeader) // RFC 8441, accept_h2.go

@@ -236,6 +236,53 @@ func TestH2ServerClose(t *testing.T) {
 	})
 }
 
+// TestH2Abort: CloseNow on either side ends the stream at once, and the
+// other side sees the abnormal closure 1006 (RFC 6455 §7.1.5): the client's
+// resets the stream (RST_STREAM CANCEL, RFC 9113 §8.5's TCP reset); the
+// server's can only end it (END_STREAM, read as io.EOF) when the handler
+// returns, which net/http offers no way to turn into a reset.
+func TestH2Abort(t *testing.T) {
+	if !runH2Child(t) {
+		return
+	}
+	forBothH2(t, func(t *testing.T, tls bool) {
+		serverErr := make(chan error, 1)
+		abortServer := make(chan struct{})
+		s := startH2(t, tls, func(w http.ResponseWriter, r *http.Request) {
+			c, err := (&Upgrader{}).Upgrade(w, r, nil)
+			if err != nil {
+				serverErr <- err
+				return
+			}
+			if r.URL.Path == "/server-aborts" {
+				<-abortServer
+				_ = c.CloseNow()
+				return
+			}
+			_, _, err = c.ReadMessage()
+			serverErr <- err
+		})
+		c, _ := dialH2T(t, &Dialer{}, s)
+		time.Sleep(20 * time.Millisecond) // let the server block in its read
+		require.NoError(t, c.CloseNow())
+		select {
+		case err := <-serverErr:
+			require.ErrorIs(t, err, ErrAbnormalClosure)
+			assert.Contains(t, err.Error(), "CANCEL", "not a RST_STREAM CANCEL")
+		case <-time.After(3 * time.Second):
+			t.Fatal("the server did not see the client's abort")
+		}
+
+		s2 := *s
+		s2.url += "/server-aborts"
+		c2, _ := dialH2T(t, &Dialer{}, &s2)
+		close(abortServer)
+		_, _, err := c2.ReadMessage()
+		require.ErrorIs(t, err, ErrAbnormalClosure)
+		assert.ErrorIs(t, err, io.EOF, "not the server's END_STREAM")
+	})
+}
+
 // TestH2Refusals: the handshake's checks hold on HTTP/2 as on HTTP/1.1:
 // a foreign Origin is refused with 403, a wrong Sec-WebSocket-Version with
 // 400 naming version 13 (RFC 6455 §4.4; 426 would need Upgrade, which
@@ -340,6 +387,18 @@ func TestH2Deadlines(t *testing.T) {
 		_, msg, err := c.ReadMessage()
 		require.NoError(t, err)
 		assert.Equal(t, "still there", string(msg))
+
+		// A write deadline that passes with no write in progress costs
+		// nothing, as on TCP (net/http's own would reset the stream; the
+		// Conn leaves such deadlines behind after a close frame or a
+		// keepalive ping).
+		require.NoError(t, c.SetWriteDeadline(time.Now().Add(20*time.Millisecond)))
+		time.Sleep(60 * time.Millisecond)
+		require.NoError(t, c.SetWriteDeadline(time.Time{}))
+		require.NoError(t, c.WriteMessage(OpText, []byte("after the deadline")))
+		_, msg, err = c.ReadMessage()
+		require.NoError(t, err)
+		assert.Equal(t, "after the deadline", string(msg))
 
 		// A client that stops reading: the server's writes fill the
 		// stream's flow-control window and the next one blocks until its

@@ -144,11 +144,16 @@ func (d *Dialer) DialH2(ctx context.Context, rawURL string, tr *http.Transport) 
 			_ = pw.CloseWithError(errH2Deadline)
 			cancelStream()
 		},
-		// END_STREAM on our half; resp.Body.Close, which comes after,
-		// resets the stream unless the server had ended its half.
-		finish: func() {
+		// END_STREAM on our half. Before the server's END_STREAM this is
+		// an abort: cancelling the request resets the stream (Close has
+		// closed the response body, which does the same); after it,
+		// nothing must overtake our END_STREAM, and the transport
+		// forgets the stream once both halves have ended.
+		finish: func(peerEnded bool) {
 			_ = pw.Close()
-			cancelStream()
+			if !peerEnded {
+				cancelStream()
+			}
 		},
 	}, local, remote)
 	c := NewConn(s, nil, RoleClient, protocol, &d.Options)

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -48,6 +49,7 @@ type h2Stream struct {
 	pending   []byte
 	rerr      error
 	rdeadline h2Deadline
+	peerEnded atomic.Bool // pump read the peer's END_STREAM (io.EOF)
 
 	// The write side.
 	wmu       sync.Mutex // one write at a time
@@ -65,7 +67,7 @@ type h2Half struct {
 	body   io.ReadCloser                  // the peer's half
 	send   func(p []byte) (int, error)    // writes and flushes p
 	abort  func()                         // resets the stream, unblocking send
-	finish func()                         // ends our half, on Close
+	finish func(peerEnded bool)           // ends our half, on Close
 	guard  func(f func() error) (e error) // runs a call into net/http (see h2GuardHandler)
 }
 
@@ -108,6 +110,9 @@ func (s *h2Stream) pump() {
 		n, err := s.half.body.Read(buf)
 		if n == 0 && err == nil {
 			continue
+		}
+		if err == io.EOF {
+			s.peerEnded.Store(true)
 		}
 		select {
 		case s.chunks <- h2Chunk{buf[:n], err}:
@@ -259,8 +264,11 @@ func (s *h2Stream) SetDeadline(t time.Time) error {
 }
 
 // Close ends our use of the stream: reads and writes fail with
-// net.ErrClosed, the peer's half is no longer read, a write in progress is
-// aborted with a RST_STREAM, and our half ends (h2Half.finish).
+// net.ErrClosed, a write in progress is aborted with a RST_STREAM, the
+// peer's half is no longer read, and our half ends (h2Half.finish). Once the
+// peer has ended its half, the body is left alone: closing a client's
+// response body resets the stream (RST_STREAM CANCEL), which is right for an
+// abort but not after a clean end, where our END_STREAM must go out instead.
 func (s *h2Stream) Close() error {
 	s.closeOnce.Do(func() {
 		s.smu.Lock()
@@ -269,12 +277,14 @@ func (s *h2Stream) Close() error {
 		s.disarmLocked()
 		s.smu.Unlock()
 		close(s.done)
-		_ = s.half.body.Close()
 		if writing {
 			_ = s.half.guard(func() error { s.half.abort(); return nil })
 		}
+		if !s.peerEnded.Load() {
+			_ = s.half.body.Close()
+		}
 		if s.half.finish != nil {
-			s.half.finish()
+			s.half.finish(s.peerEnded.Load())
 		}
 	})
 	return nil
