@@ -178,3 +178,36 @@ func TestNodeH2Client(t *testing.T) {
 		})
 	}
 }
+
+// TestNodeH2ClientWithoutGODEBUG: without GODEBUG=http2xconnect=1 net/http
+// neither announces the extended CONNECT (RFC 8441 §3) nor accepts one: a
+// client that sends :protocol anyway gets its stream reset with
+// PROTOCOL_ERROR (0x1), and no handler runs.
+func TestNodeH2ClientWithoutGODEBUG(t *testing.T) {
+	if os.Getenv(h2ChildEnv) == "" {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^"+t.Name()+"$", "-test.count=1", "-test.v", "-test.timeout=50s")
+		cmd.Env = append(os.Environ(), "GODEBUG=http2xconnect=0", h2ChildEnv+"=1")
+		out, err := cmd.CombinedOutput()
+		require.NoErrorf(t, err, "child without the setting failed:\n%s", out)
+		require.Containsf(t, string(out), "--- PASS: "+t.Name(), "child did not run the test:\n%s", out)
+		return
+	}
+	require.NotContains(t, os.Getenv("GODEBUG"), "http2xconnect=1")
+	require.NoError(t, peers.CheckInstalled(peers.Node))
+	called := make(chan struct{}, 1)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { called <- struct{}{} }))
+	srv.Config.Protocols = new(http.Protocols)
+	srv.Config.Protocols.SetUnencryptedHTTP2(true)
+	srv.Start()
+	t.Cleanup(srv.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd, err := peers.Command(ctx, peers.Node, "h2client", srv.URL+"/", "--refused")
+	require.NoError(t, err)
+	out, err := cmd.CombinedOutput()
+	require.NoErrorf(t, err, "h2client.js:\n%s", out)
+	assert.Equal(t, []string{"SETTINGS enableConnectProtocol=false", "RESET 1"}, peers.ParseLines(string(out)))
+	assert.Empty(t, called, "a handler ran")
+}

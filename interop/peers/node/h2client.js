@@ -3,13 +3,14 @@
 // built-in http2 module (no npm package) opening the streams and this script doing the
 // WebSocket framing of RFC 6455 itself, client frames masked (§5.3).
 //
-// Usage: node h2client.js <http://127.0.0.1:port/ | https://127.0.0.1:port/> [--ca cert.pem]
+// Usage: node h2client.js <http://127.0.0.1:port/ | https://127.0.0.1:port/> [--ca cert.pem] [--refused]
 //
 // It expects the Go server of interop/h2_test.go (echo; "cmd:fragments" answers one
 // binary message of 5000 bytes a..z in several frames; "cmd:ping:<p>" makes the server
 // ping with <p> and then send text "pong:<p>"; "cmd:close" makes the server close with
 // 1001 "going"). It prints one line per step passed and exits 0, or prints FAIL <why>
-// and exits 1. See interop/README.md.
+// and exits 1. With --refused it expects a server that did not enable the extended CONNECT:
+// it sends one anyway and prints the stream's reset code. See interop/README.md.
 'use strict';
 
 const http2 = require('node:http2');
@@ -22,13 +23,14 @@ function out(line) { process.stdout.write(line + '\n'); }
 function fail(why) { out('FAIL ' + why); process.exit(1); }
 
 function parseArgs(argv) {
-  const opts = { url: null, ca: null };
+  const opts = { url: null, ca: null, refused: false };
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--ca') opts.ca = argv[++i];
+    else if (argv[i] === '--refused') opts.refused = true;
     else if (opts.url === null) opts.url = argv[i];
     else fail(`unexpected argument ${argv[i]}`);
   }
-  if (opts.url === null) fail('usage: node h2client.js <url> [--ca cert.pem]');
+  if (opts.url === null) fail('usage: node h2client.js <url> [--ca cert.pem] [--refused]');
   return opts;
 }
 
@@ -228,6 +230,24 @@ function main() {
   setTimeout(() => fail('timeout'), OVERALL_TIMEOUT_MS).unref();
   const session = http2.connect(url, opts.ca ? { ca: fs.readFileSync(opts.ca) } : {});
   session.on('error', (e) => fail(`session error ${e.code || e.message}`));
+  if (opts.refused) {
+    // Against RFC 8441 §3, the extended CONNECT goes out although the server's SETTINGS
+    // did not allow it: the server must refuse the stream.
+    session.once('remoteSettings', (s) => {
+      out(`SETTINGS enableConnectProtocol=${Boolean(s.enableConnectProtocol)}`);
+      const req = session.request({
+        ':method': 'CONNECT', ':protocol': 'websocket', ':scheme': url.protocol.replace(':', ''),
+        ':path': '/chat', ':authority': url.host, 'sec-websocket-version': '13',
+      }, { endStream: false });
+      req.on('response', (h) => fail(`response ${h[':status']} to a refused extended CONNECT`));
+      req.on('error', () => {});
+      req.on('close', () => {
+        out(`RESET ${req.rstCode}`);
+        session.close(() => process.exit(0));
+      });
+    });
+    return;
+  }
   // RFC 8441 §3: a client may use :protocol only once the server's SETTINGS allow it.
   session.once('remoteSettings', (s) => {
     if (!s.enableConnectProtocol) fail('server did not send SETTINGS_ENABLE_CONNECT_PROTOCOL');
