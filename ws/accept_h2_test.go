@@ -69,10 +69,13 @@ func (s *h2Server) dialer(d *Dialer) *Dialer {
 
 // startH2 starts handler on HTTP/2 over TLS (ALPN h2) when tls is set, or
 // on HTTP/2 without TLS (h2c, prior knowledge) otherwise.
-func startH2(t *testing.T, tls bool, handler http.HandlerFunc) *h2Server {
+func startH2(t *testing.T, tls bool, handler http.HandlerFunc, configure ...func(*http.Server)) *h2Server {
 	t.Helper()
 	srv := httptest.NewUnstartedServer(handler)
 	t.Cleanup(srv.Close)
+	for _, f := range configure {
+		f(srv.Config)
+	}
 	if tls {
 		srv.EnableHTTP2 = true
 		srv.StartTLS()
@@ -439,6 +442,27 @@ func TestH2Deadlines(t *testing.T) {
 	})
 }
 
+// TestH2ServerTimeouts: the http.Server's ReadTimeout and WriteTimeout,
+// which net/http arms on every stream, do not end a WebSocket that outlives
+// them, as they do not after an HTTP/1.1 hijack.
+func TestH2ServerTimeouts(t *testing.T) {
+	if !runH2Child(t) {
+		return
+	}
+	forBothH2(t, func(t *testing.T, tls bool) {
+		s := startH2(t, tls, h2Echo(t, &Upgrader{}, nil), func(hs *http.Server) {
+			hs.ReadTimeout = 100 * time.Millisecond
+			hs.WriteTimeout = 100 * time.Millisecond
+		})
+		c, _ := dialH2T(t, &Dialer{}, s)
+		time.Sleep(300 * time.Millisecond)
+		require.NoError(t, c.WriteMessage(OpText, []byte("later")))
+		_, msg, err := c.ReadMessage()
+		require.NoError(t, err)
+		assert.Equal(t, "later", string(msg))
+	})
+}
+
 // TestH2ConcurrentWriters: writers on many goroutines share the stream
 // without interleaving frames, and several WebSockets share one HTTP/2
 // connection.
@@ -449,8 +473,16 @@ func TestH2ConcurrentWriters(t *testing.T) {
 	forBothH2(t, func(t *testing.T, tls bool) {
 		s := startH2(t, tls, h2Echo(t, &Upgrader{}, nil))
 		var wg sync.WaitGroup
+		var first net.Addr
 		for k := 0; k < 3; k++ {
 			c, _ := dialH2T(t, &Dialer{}, s)
+			// One HTTP/2 connection carries the three WebSockets.
+			if first == nil {
+				first = c.LocalAddr()
+				require.IsType(t, &net.TCPAddr{}, first)
+			}
+			assert.Equal(t, first.String(), c.LocalAddr().String())
+			assert.Equal(t, strings.TrimPrefix(strings.TrimPrefix(s.url, "wss://"), "ws://"), c.RemoteAddr().String())
 			wg.Add(1)
 			go func() {
 				defer wg.Done()

@@ -81,7 +81,8 @@
 // stream (RST_STREAM CANCEL), and a write in progress when the Conn closes
 // is aborted with a RST_STREAM. Each Conn on a stream keeps a goroutine and
 // an 8 KiB buffer for reading, so that a read deadline leaves it usable;
-// the byte counters count frames only.
+// the byte counters count frames only, and NetConn returns the stream, not
+// the TCP or TLS connection under it (r.TLS has the TLS state).
 //
 // Dialer.DialH2 is the client. It cannot use http.Client: http.Transport
 // rejects the pseudo-header ":protocol" as a header name before choosing a
