@@ -286,6 +286,48 @@ func TestH2Abort(t *testing.T) {
 	})
 }
 
+// TestH2CloseAbortsWrite: a write held by HTTP/2 flow control (the client
+// stopped reading) is aborted when the Conn is closed, as closing a TCP
+// connection unblocks its writers: the stream is reset.
+func TestH2CloseAbortsWrite(t *testing.T) {
+	if !runH2Child(t) {
+		return
+	}
+	forBothH2(t, func(t *testing.T, tls bool) {
+		writeErr := make(chan error, 1)
+		s := startH2(t, tls, func(w http.ResponseWriter, r *http.Request) {
+			sc, err := (&Upgrader{}).Upgrade(w, r, nil)
+			if err != nil {
+				writeErr <- err
+				return
+			}
+			done := make(chan error, 1)
+			go func() {
+				chunk := make([]byte, 64<<10)
+				for {
+					if err := sc.WriteMessage(OpBinary, chunk); err != nil {
+						done <- err
+						return
+					}
+				}
+			}()
+			time.Sleep(300 * time.Millisecond) // the window is full by now
+			_ = sc.CloseNow()
+			select {
+			case err := <-done:
+				writeErr <- err
+			case <-time.After(3 * time.Second):
+				writeErr <- errors.New("the blocked write outlived CloseNow")
+			}
+		})
+		c, _ := dialH2T(t, &Dialer{}, s)
+		defer c.CloseNow()
+		err := <-writeErr
+		require.Error(t, err)
+		assert.NotContains(t, err.Error(), "outlived")
+	})
+}
+
 // TestH2Refusals: the handshake's checks hold on HTTP/2 as on HTTP/1.1:
 // a foreign Origin is refused with 403, a wrong Sec-WebSocket-Version with
 // 400 naming version 13 (RFC 6455 §4.4; 426 would need Upgrade, which
