@@ -580,6 +580,59 @@ func TestH2WithoutGODEBUG(t *testing.T) {
 	})
 }
 
+// TestH2DialTimeout: the handshake timeout bounds the wait for the 200,
+// and only that: the context given to the request outlives it on success.
+func TestH2DialTimeout(t *testing.T) {
+	if !runH2Child(t) {
+		return
+	}
+	forBothH2(t, func(t *testing.T, tls bool) {
+		release := make(chan struct{})
+		s := startH2(t, tls, func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/slow" {
+				select {
+				case <-release:
+				case <-r.Context().Done(): // the client gave up: the stream was reset
+				}
+				return
+			}
+			h2Echo(t, &Upgrader{}, nil)(w, r)
+		})
+		defer close(release)
+		d := s.dialer(&Dialer{HandshakeTimeout: 200 * time.Millisecond})
+		start := time.Now()
+		_, _, err := d.DialH2(context.Background(), s.url+"/slow", s.tr)
+		require.ErrorIs(t, err, context.DeadlineExceeded)
+		assert.Less(t, time.Since(start), 3*time.Second)
+
+		c, _, err := d.DialH2(context.Background(), s.url, s.tr)
+		require.NoError(t, err)
+		defer c.CloseNow()
+		time.Sleep(300 * time.Millisecond) // past the handshake timeout
+		require.NoError(t, c.WriteMessage(OpText, []byte("alive")))
+		_, msg, err := c.ReadMessage()
+		require.NoError(t, err)
+		assert.Equal(t, "alive", string(msg))
+	})
+}
+
+// TestH2NoHTTP2: DialH2 on a transport limited to HTTP/1 fails with
+// ErrNotHTTP2 before dialling.
+func TestH2NoHTTP2(t *testing.T) {
+	tr := &http.Transport{Protocols: new(http.Protocols)}
+	tr.Protocols.SetHTTP1(true)
+	dialled := false
+	d := &Dialer{NetDialContext: func(context.Context, string, string) (net.Conn, error) {
+		dialled = true
+		return nil, errors.New("no")
+	}}
+	for _, u := range []string{"ws://127.0.0.1:1/", "wss://127.0.0.1:1/"} {
+		_, _, err := d.DialH2(context.Background(), u, tr)
+		require.ErrorIs(t, err, ErrNotHTTP2, u)
+	}
+	assert.False(t, dialled)
+}
+
 // TestH2StreamHandlerDone: once the handler has returned, net/http forbids
 // touching the ResponseWriter (it panics); the stream reports
 // errH2HandlerDone instead of crashing the program.
