@@ -89,14 +89,14 @@ type negotiation struct {
 // with and a *HandshakeError.
 func (u *Upgrader) check(r *http.Request) (*negotiation, http.Header, *HandshakeError) {
 	refuse := func(status int, h http.Header, sentinel error, format string, args ...any) (*negotiation, http.Header, *HandshakeError) {
-		return nil, h, &HandshakeError{StatusCode: status, Status: fmt.Sprintf("%d %s", status, http.StatusText(status)), Header: r.Header, Err: sentinel, Detail: fmt.Sprintf(format, args...)}
+		return refusal(r, status, h, sentinel, format, args...)
 	}
 	// §4.2.1 item 1: "An HTTP/1.1 or higher GET request".
 	if r.Method != http.MethodGet {
 		return refuse(http.StatusMethodNotAllowed, http.Header{"Allow": {"GET"}}, ErrBadRequest, "method %s", r.Method)
 	}
-	// HTTP/2 would need RFC 8441's extended CONNECT, which this package
-	// does not speak; only HTTP/1.1 can be taken over.
+	// HTTP/2 speaks RFC 8441's extended CONNECT instead (accept_h2.go);
+	// here only HTTP/1.1 can be taken over.
 	if r.ProtoMajor != 1 || r.ProtoMinor < 1 {
 		return refuse(http.StatusBadRequest, nil, ErrBadRequest, "protocol %s", r.Proto)
 	}
@@ -126,6 +126,22 @@ func (u *Upgrader) check(r *http.Request) (*negotiation, http.Header, *Handshake
 	if raw, err := base64.StdEncoding.DecodeString(key); err != nil || len(raw) != 16 {
 		return refuse(http.StatusBadRequest, nil, ErrBadRequest, "Sec-WebSocket-Key %q", key)
 	}
+	return u.negotiate(r, &negotiation{accept: AcceptKey(key)})
+}
+
+// refusal is check's answer to a request it refuses: the status and extra
+// headers to reply with, and the *HandshakeError to return.
+func refusal(r *http.Request, status int, h http.Header, sentinel error, format string, args ...any) (*negotiation, http.Header, *HandshakeError) {
+	return nil, h, &HandshakeError{StatusCode: status, Status: fmt.Sprintf("%d %s", status, http.StatusText(status)), Header: r.Header, Err: sentinel, Detail: fmt.Sprintf(format, args...)}
+}
+
+// negotiate is the part of the handshake HTTP/1.1 and HTTP/2 (RFC 8441 §5)
+// share: the origin check, then the subprotocol and the extensions, filled
+// into n.
+func (u *Upgrader) negotiate(r *http.Request, n *negotiation) (*negotiation, http.Header, *HandshakeError) {
+	refuse := func(status int, h http.Header, sentinel error, format string, args ...any) (*negotiation, http.Header, *HandshakeError) {
+		return refusal(r, status, h, sentinel, format, args...)
+	}
 	// §4.2.2 item 4 and §10.2: the origin check protects browsers' users.
 	checkOrigin := u.CheckOrigin
 	if checkOrigin == nil {
@@ -134,7 +150,6 @@ func (u *Upgrader) check(r *http.Request) (*negotiation, http.Header, *Handshake
 	if !checkOrigin(r) {
 		return refuse(http.StatusForbidden, nil, ErrBadOrigin, "%q", r.Header.Get("Origin"))
 	}
-	n := &negotiation{accept: AcceptKey(key)}
 	// §4.2.2 item 5.4: at most one of the client's subprotocols.
 	offered := headerTokens(r.Header, "Sec-WebSocket-Protocol")
 	if len(offered) > 0 {
@@ -218,7 +233,16 @@ func checkResponseHeader(h http.Header) error {
 // the connection. responseHeader adds headers (e.g. Set-Cookie) to the 101.
 // If the request is not a valid WebSocket upgrade, Upgrade replies with the
 // fitting HTTP error (400, 403, 405, 426) and returns a *HandshakeError.
+//
+// An HTTP/2 CONNECT is taken as RFC 8441's extended CONNECT (upgradeH2): it
+// is answered 200 and the Conn runs over the stream. Then the handler must
+// not return while the Conn is in use, since returning ends the stream; see
+// the package documentation, section HTTP/2, also for the GODEBUG setting
+// net/http needs.
 func (u *Upgrader) Upgrade(w http.ResponseWriter, r *http.Request, responseHeader http.Header) (*Conn, error) {
+	if r.ProtoMajor == 2 && r.Method == http.MethodConnect {
+		return u.upgradeH2(w, r, responseHeader) // RFC 8441, accept_h2.go
+	}
 	if err := checkResponseHeader(responseHeader); err != nil {
 		http.Error(w, "internal server error", http.StatusInternalServerError)
 		return nil, err

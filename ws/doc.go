@@ -7,6 +7,9 @@
 //
 //	RFC 6455 §1.3, §4.1     handshake.go  client request, Sec-WebSocket-Key/Accept, response checks
 //	RFC 6455 §4.2, §4.4     accept.go     server side: Upgrader.Upgrade (net/http), UpgradeConn (raw conn)
+//	RFC 8441                accept_h2.go  server side over HTTP/2: the extended CONNECT, answered 200
+//	RFC 8441                dial_h2.go    Dialer.DialH2: the client over HTTP/2 (TLS or h2c)
+//	RFC 9113 §8.5           h2stream.go   a net.Conn over one HTTP/2 stream: END_STREAM/RST_STREAM, deadlines
 //	RFC 6455 §3, §4.1       dial.go       Dialer: URL, TCP, TLS, proxy, handshake, all under one context
 //	(proxies)               proxy.go      proxy errors, address and credentials, dispatch by scheme
 //	RFC 9110 §9.3.6         proxy_connect.go  HTTP CONNECT tunnels (with Basic Proxy-Authorization)
@@ -47,6 +50,44 @@
 // without one (rawread_unix.go), so a blocked reader costs its goroutine's
 // stack and about 2 KiB of heap. Close runs the closing
 // handshake with a bound on how long it waits; CloseNow aborts.
+//
+// # HTTP/2
+//
+// RFC 8441 runs a WebSocket on one stream of an HTTP/2 connection: the
+// client sends an extended CONNECT (:protocol "websocket", no
+// Sec-WebSocket-Key), the server answers 200 (no Sec-WebSocket-Accept), and
+// the frames of RFC 6455 travel in DATA frames. Upgrader.Upgrade accepts it
+// with the same checks (version 13, Origin, subprotocol, permessage-deflate)
+// and returns the same *Conn, with the same limits, deadlines and closing
+// handshake.
+//
+// net/http's server takes part only when the process starts with
+// GODEBUG=http2xconnect=1 in its environment (read once at start-up; a
+// //go:debug line does not set it): then it announces
+// SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 8441 §3). Without it, clients do not
+// try, and a stream that carries :protocol anyway is reset by net/http with
+// PROTOCOL_ERROR before any handler runs. This works on TLS with ALPN h2 and
+// on h2c (http.Server.Protocols with SetUnencryptedHTTP2).
+//
+// Unlike a hijacked HTTP/1.1 connection, the stream belongs to the handler:
+// its return ends the stream (END_STREAM, then RST_STREAM NO_ERROR if the
+// client had not ended its half), and net/http forbids touching the
+// ResponseWriter afterwards. So on HTTP/2 the handler must not return while
+// the Conn is in use — run the read loop in the handler, or wait for the
+// goroutines that use the Conn. Closing maps as RFC 9113 §8.5 says for
+// tunnels: the server's Close ends the stream when the handler returns (the
+// TCP close of RFC 6455 §7.1.1 becomes the END_STREAM), the client's
+// END_STREAM reads as the peer's TCP close, a client's CloseNow resets the
+// stream (RST_STREAM CANCEL), and a write in progress when the Conn closes
+// is aborted with a RST_STREAM. Each Conn on a stream keeps a goroutine and
+// an 8 KiB buffer for reading, so that a read deadline leaves it usable;
+// the byte counters count frames only, and NetConn returns the stream, not
+// the TCP or TLS connection under it (r.TLS has the TLS state).
+//
+// Dialer.DialH2 is the client. It cannot use http.Client: http.Transport
+// rejects the pseudo-header ":protocol" as a header name before choosing a
+// protocol, so DialH2 connects itself and hands the connection to the
+// transport's HTTP/2 code through Transport.TLSNextProto (see DialH2).
 //
 // # Errors
 //
