@@ -105,6 +105,14 @@ func (c *Conn) readCancelled(ctx context.Context, err error) error {
 // ctx.Err(), and the connection is closed: a program that gives up on a
 // message half-way has lost its place in the stream. (With a read deadline
 // instead, a message can be resumed: see ReadMessageInto.)
+//
+// The context works through the read deadline, with no goroutine per call:
+// when ctx ends, the deadline is moved to the past, which wakes the read at
+// once; when the call returns, the deadline last set with SetReadDeadline is
+// put back. A SetReadDeadline made by another goroutine during the call is
+// therefore undone when it returns: use either contexts or deadlines for
+// reading, not both at once. WriteMessageContext does the same with the
+// write deadline.
 func (c *Conn) ReadMessageContext(ctx context.Context, buf []byte) (Opcode, []byte, error) {
 	if ctx.Done() == nil {
 		return c.ReadMessageInto(buf)
