@@ -2,10 +2,7 @@ package bench
 
 import (
 	"fmt"
-	"io"
-	"net"
 	"net/http"
-	"os"
 	"testing"
 	"time"
 
@@ -67,15 +64,10 @@ func EchoBurstAsync(b *testing.B) {
 
 // runBurstServer is EchoBurstAsync's child process.
 func runBurstServer() error {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := childListen()
 	if err != nil {
 		return err
 	}
-	fmt.Println("ADDR", ln.Addr())
-	go func() {
-		_, _ = io.Copy(io.Discard, os.Stdin)
-		os.Exit(0)
-	}()
 	up := &ws.Upgrader{}
 	return http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := up.Upgrade(w, r, nil)

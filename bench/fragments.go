@@ -3,9 +3,7 @@ package bench
 import (
 	"bufio"
 	"context"
-	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"strconv"
@@ -126,15 +124,10 @@ func startServerProcess(tb testing.TB, env string) string {
 // message as one-byte fragments, 64 KiB of frames per write, then reads the
 // echo, checks its length, and closes.
 func runFragServer() error {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := childListen()
 	if err != nil {
 		return err
 	}
-	fmt.Println("ADDR", ln.Addr())
-	go func() {
-		_, _ = io.Copy(io.Discard, os.Stdin)
-		os.Exit(0)
-	}()
 	up := &ws.Upgrader{Options: ws.Options{ReadLimit: FragmentEchoSize}}
 	for {
 		nc, err := ln.Accept()

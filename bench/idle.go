@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/exec"
 	"runtime"
 	"strconv"
 	"strings"
@@ -49,26 +48,39 @@ func IdleServerMain() bool {
 		fmt.Fprintln(os.Stderr, "idle clients:", err)
 		os.Exit(1)
 	}
-	if os.Getenv(burstServerEnv) == "1" {
-		// EchoBurstAsync's server; it exits the process itself when stdin closes.
-		err := runBurstServer()
-		fmt.Fprintln(os.Stderr, "burst server:", err)
-		os.Exit(1)
+	for env, run := range childServers {
+		if os.Getenv(env) == "1" {
+			// A server returns only on failure: it exits the process itself when stdin closes.
+			err := run()
+			fmt.Fprintln(os.Stderr, env+":", err)
+			os.Exit(1)
+		}
 	}
-	if os.Getenv(fragServerEnv) == "1" {
-		// FragmentEcho's server; it exits the process itself when stdin closes.
-		err := runFragServer()
-		fmt.Fprintln(os.Stderr, "fragment server:", err)
-		os.Exit(1)
+	return false
+}
+
+// childServers are the servers a benchmark runs in a child process
+// (startServerProcess), by the environment variable that selects each.
+var childServers = map[string]func() error{
+	idleServerEnv:  runIdleServer,
+	fragServerEnv:  runFragServer,
+	burstServerEnv: runBurstServer,
+}
+
+// childListen is how a child server starts: a listener on 127.0.0.1, its
+// address printed for startServerProcess, and an exit when stdin closes,
+// i.e. when the benchmark that started it is done.
+func childListen() (net.Listener, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
 	}
-	if os.Getenv(idleServerEnv) != "1" {
-		return false
-	}
-	// runIdleServer returns only on failure: it exits the process itself when stdin closes.
-	err := runIdleServer()
-	fmt.Fprintln(os.Stderr, "idle server:", err)
-	os.Exit(1)
-	return true // not reached
+	fmt.Println("ADDR", ln.Addr())
+	go func() {
+		_, _ = io.Copy(io.Discard, os.Stdin)
+		os.Exit(0)
+	}()
+	return ln, nil
 }
 
 // runIdleServer answers WebSocket handshakes on 127.0.0.1 and then only
@@ -78,15 +90,10 @@ func runIdleServer() error {
 	if _, err := RaiseFileLimit(1 << 20); err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := childListen()
 	if err != nil {
 		return err
 	}
-	fmt.Println("ADDR", ln.Addr())
-	go func() {
-		_, _ = io.Copy(io.Discard, os.Stdin)
-		os.Exit(0)
-	}()
 	for {
 		nc, err := ln.Accept()
 		if err != nil {
@@ -125,48 +132,7 @@ func serveIdle(nc net.Conn) {
 // address. The server lives in another process so that its memory never
 // mixes with the clients' being measured, and so that each process needs
 // only one file descriptor per connection. It stops when the benchmark ends.
-func StartIdleServer(tb testing.TB) string {
-	tb.Helper()
-	exe, err := os.Executable()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	cmd := exec.Command(exe, "-test.run=^$", "-test.bench=^$")
-	cmd.Env = append(os.Environ(), idleServerEnv+"=1")
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		tb.Fatal(err)
-	}
-	done := make(chan struct{})
-	tb.Cleanup(func() {
-		_ = stdin.Close()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-	})
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	go func() {
-		_, _ = io.Copy(io.Discard, stdout)
-		_ = cmd.Wait()
-		close(done)
-	}()
-	addr, ok := strings.CutPrefix(strings.TrimSpace(line), "ADDR ")
-	if err != nil || !ok {
-		tb.Fatalf("idle server did not start: %q %v", line, err)
-	}
-	return addr
-}
+func StartIdleServer(tb testing.TB) string { return startServerProcess(tb, idleServerEnv) }
 
 // IdleDialer opens one client connection to the idle server at addr (with
 // the library's own dial and handshake), starts the goroutine that waits for

@@ -1,7 +1,6 @@
 package interop
 
 import (
-	"bytes"
 	"context"
 	_ "embed"
 	"encoding/json"
@@ -10,12 +9,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/plainws/plainws/internal/peers"
 	"github.com/plainws/plainws/ws"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -99,25 +97,12 @@ func browserServer(results chan<- browserResult, closes chan<- ws.StatusCode) ht
 	return mux
 }
 
-// chromium finds Debian's Chromium, which scripts/test.sh installs.
-func chromium(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	require.FailNow(t, "chromium is not installed; run scripts/test.sh (it installs the interoperability peers)")
-	return ""
-}
-
 // The most common WebSocket client, headless Chromium, against our server over
 // ws:// and wss:// (self-signed; the browser is told to accept it), with and
 // without permessage-deflate (Chromium offers client_max_window_bits): UTF-8
 // text, binary of 0 B to 16 MiB, a burst of 200 mixed messages, a close with
 // 4000 and a reason, and 1009 for a message over the server's limit.
 func TestBrowserAgainstOurServer(t *testing.T) {
-	bin := chromium(t)
 	results := make(chan browserResult, 1)
 	closes := make(chan ws.StatusCode, 16)
 	h := browserServer(results, closes)
@@ -136,23 +121,14 @@ func TestBrowserAgainstOurServer(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	profile := t.TempDir()
-	cmd := exec.CommandContext(ctx, bin, "--headless=new", "--no-sandbox", "--disable-gpu",
-		"--disable-dev-shm-usage", "--no-first-run", "--no-default-browser-check",
-		"--disable-extensions", "--ignore-certificate-errors", "--user-data-dir="+profile, pageURL)
-	var stderr lockedBuffer
-	cmd.Stderr = &stderr
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
+	browser, err := peers.StartChromium(ctx, t, pageURL, true)
+	require.NoError(t, err)
 
 	var res browserResult
 	select {
 	case res = <-results:
 	case <-ctx.Done():
-		require.FailNowf(t, "the browser reported nothing", "chromium's stderr:\n%s", stderr.String())
+		require.FailNowf(t, "the browser reported nothing", "chromium's stderr:\n%s", browser.Stderr())
 	}
 	t.Logf("browser: %s, %d results", res.UserAgent, len(res.Results))
 	want := 0
@@ -175,26 +151,4 @@ func TestBrowserAgainstOurServer(t *testing.T) {
 			require.FailNow(t, "a close from the browser did not reach the server")
 		}
 	}
-}
-
-// lockedBuffer collects a child's stderr for the failure message, safely
-// while it is still being written.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.b.Len() > 64<<10 {
-		return len(p), nil
-	}
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

@@ -3,7 +3,6 @@
 package wasmtest
 
 import (
-	"bytes"
 	"context"
 	_ "embed"
 	"encoding/json"
@@ -13,10 +12,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/plainws/plainws/internal/peers"
 	"github.com/stretchr/testify/require"
 )
 
@@ -27,14 +26,6 @@ var harness []byte
 // headless Chromium loads it with Go's wasm_exec.js, and its WebSocket is
 // the browser's own.
 func TestWasmClientInChromium(t *testing.T) {
-	var chromium string
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			chromium = p
-			break
-		}
-	}
-	require.NotEmpty(t, chromium, "chromium is not installed: run scripts/test.sh (it installs the interoperability peers)")
 	goBin, err := exec.LookPath("go")
 	require.NoError(t, err, "the go command is needed to build the js/wasm test binary")
 	out, err := exec.Command(goBin, "env", "GOROOT").Output()
@@ -75,45 +66,16 @@ func TestWasmClientInChromium(t *testing.T) {
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 
-	cmd := exec.CommandContext(ctx, chromium, "--headless=new", "--no-sandbox", "--disable-gpu",
-		"--disable-dev-shm-usage", "--no-first-run", "--no-default-browser-check", "--disable-extensions",
-		"--user-data-dir="+t.TempDir(), srv.URL+"/harness/")
-	var stderr syncBuffer
-	cmd.Stderr = &stderr
-	require.NoError(t, cmd.Start())
-	defer func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	}()
+	browser, err := peers.StartChromium(ctx, t, srv.URL+"/harness/", false)
+	require.NoError(t, err)
 
 	var res result
 	select {
 	case res = <-results:
 	case <-ctx.Done():
-		require.FailNowf(t, "the browser reported nothing", "chromium's stderr:\n%s", stderr.String())
+		require.FailNowf(t, "the browser reported nothing", "chromium's stderr:\n%s", browser.Stderr())
 	}
 	t.Logf("js/wasm tests in Chromium (exit %d):\n%s", res.Code, res.Output)
 	require.Equal(t, 0, res.Code, "the js/wasm tests failed in the browser")
 	checkRun(t, s, res.Output)
-}
-
-// syncBuffer collects a child's stderr, at most 64 KiB, while it is written.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.b.Len() < 64<<10 {
-		b.b.Write(p)
-	}
-	return len(p), nil
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
