@@ -21,9 +21,8 @@ import (
 //   - sending with context takeover and the full 32 KiB window: a
 //     flate.Writer (about 1.2 MB at level 1, 0.8 MB at levels 2–9) while
 //     messages flow, given back to a shared pool after IdleRelease without
-//     one; what stays is the last 32 KiB sent, from which the next message
-//     rebuilds the compressor (priming it costs about one 32 KiB
-//     compression);
+//     one; what stays is the last 4 KiB sent, from which the next message
+//     rebuilds the compressor (priming it costs about 0.1 ms at level 1);
 //   - sending without context takeover, with a window below 32 KiB, or
 //     Huffman-only: compressors come from the pool for one message (or one
 //     segment of it) at a time, so idle connections hold none; under
@@ -34,8 +33,9 @@ import (
 //     for 8 bits, see receiveWindow);
 //   - output buffers come from a shared pool per message.
 //
-// So an idle connection holds about 64 KiB with context takeover both ways
-// and nothing but a few hundred bytes of state without.
+// So an idle connection holds about 37 KiB with context takeover both ways
+// (the peer's 32 KiB window, our last 4 KiB) and 2 KiB without
+// (BenchmarkCompressedIdle in bench/ and bench/peers).
 //
 // Windows below 15 bits: compress/flate cannot shrink its 32 KiB window, so
 // when the peer limits ours (client_max_window_bits in a server's answer,
@@ -239,7 +239,7 @@ func newDeflateState(o *CompressionOptions, p deflateParams, role Role) *deflate
 		d.readTakeover = !p.clientNoContextTakeover
 	}
 	d.writeWindow, d.readWindow = sendWindow(ourBits), receiveWindow(peerBits)
-	d.whist.size = d.writeWindow
+	d.whist.size = min(d.writeWindow, rebuildHistory)
 	d.rwin.size = d.readWindow
 	d.seg.init(d.writeWindow, d.writeTakeover)
 	return d

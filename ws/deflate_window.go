@@ -145,21 +145,35 @@ func (g *segmenter) flushSegment(d *deflateState) error {
 }
 
 // histRing keeps the last size bytes written to it: an LZ77 window (RFC
-// 7692 §7.2.1, §7.2.2) in a buffer of exactly its size, so that appending
-// a message costs its own length, never a shift of the window.
+// 7692 §7.2.1, §7.2.2). Its buffer grows with what was written until it
+// holds size bytes, so a connection that sent little keeps little; from
+// then on it is a ring, so that appending a message costs its own length,
+// never a shift of the window.
 type histRing struct {
 	size int
-	buf  []byte // len size once written to
+	buf  []byte // at most size bytes
 	head int    // where the next byte goes
-	full bool   // buf wrapped at least once
+	full bool   // buf holds size bytes and wrapped at least once
 }
 
 func (r *histRing) write(p []byte) {
 	if len(p) == 0 {
 		return
 	}
-	if r.buf == nil {
-		r.buf = make([]byte, r.size)
+	if !r.full && r.head+len(p) < r.size {
+		// Still filling: grow the buffer, doubling, up to size.
+		if need := r.head + len(p); need > len(r.buf) {
+			nb := make([]byte, min(r.size, max(need, 2*len(r.buf), 512)))
+			copy(nb, r.buf[:r.head])
+			r.buf = nb
+		}
+		r.head += copy(r.buf[r.head:], p)
+		return
+	}
+	if len(r.buf) < r.size {
+		nb := make([]byte, r.size)
+		copy(nb, r.buf[:r.head])
+		r.buf = nb
 	}
 	if len(p) >= r.size {
 		copy(r.buf, p[len(p)-r.size:])

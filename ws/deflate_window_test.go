@@ -8,6 +8,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -186,4 +187,66 @@ func TestWindowedCompressionBeatsHuffmanOnly(t *testing.T) {
 			}
 		}
 	}
+}
+
+// The history ring keeps exactly the last size bytes, in order, however
+// the writes fall, and grows only as far as needed.
+func TestHistRing(t *testing.T) {
+	rng := rand.New(rand.NewPCG(21, 22))
+	for _, size := range []int{256, 1 << 10, 1 << 15} {
+		r := histRing{size: size}
+		var all []byte
+		for range 300 {
+			p := randBytes(rng, rng.IntN(size*3/2)/(1+rng.IntN(8)))
+			r.write(p)
+			all = append(all, p...)
+			want := all[max(0, len(all)-size):]
+			require.Equal(t, want, r.appendTo([]byte{}), "size %d after %d bytes", size, len(all))
+			require.LessOrEqual(t, len(r.buf), size)
+			if len(all) < size/2 {
+				assert.LessOrEqual(t, len(r.buf), max(512, 2*len(all)), "grows with what was written")
+			}
+		}
+	}
+}
+
+// IdleRelease: a connection that stops sending gives its compressor back
+// and keeps only the end of its history; the next message is compressed
+// by a rebuilt one, refers to that history, and reads back right.
+func TestIdleReleaseRebuildsFromHistory(t *testing.T) {
+	opts := &CompressionOptions{IdleRelease: 20 * time.Millisecond}
+	c, s := deflatePair(t, Options{Compression: opts}, Options{Compression: opts})
+	msgs := jsonMessages(6, 1<<10)
+	send := func(m []byte) {
+		require.NoError(t, c.WriteMessage(OpText, m))
+		_, got, err := s.ReadMessage()
+		require.NoError(t, err)
+		require.Equal(t, m, got)
+	}
+	owned := func() bool {
+		c.msgMu.Lock()
+		defer c.msgMu.Unlock()
+		return c.compression.own != nil
+	}
+	for _, m := range msgs[:3] {
+		send(m)
+	}
+	require.True(t, owned(), "the compressor stays while messages flow")
+	require.Eventually(t, func() bool { return !owned() }, 5*time.Second, 5*time.Millisecond, "and goes back once idle")
+	c.msgMu.Lock()
+	kept := len(c.compression.whist.appendTo(nil))
+	c.msgMu.Unlock()
+	assert.Equal(t, 3<<10, kept, "the history stays, up to rebuildHistory")
+	for _, m := range msgs[3:] {
+		send(m)
+	}
+	require.True(t, owned())
+
+	// A negative IdleRelease keeps the compressor.
+	keep := &CompressionOptions{IdleRelease: -1}
+	c, s = deflatePair(t, Options{Compression: keep}, Options{Compression: keep})
+	send(msgs[0])
+	time.Sleep(50 * time.Millisecond)
+	assert.True(t, owned())
+	assert.Nil(t, c.compression.idle, "no timer")
 }
