@@ -417,9 +417,10 @@ func (o *CompressionOptions) serverAccept(offers []string) (string, *deflateStat
 			// echoing it; we may also add it on our own.
 			serverNoContextTakeover: offer.serverNoContextTakeover || o.ServerNoContextTakeover,
 			// RFC 7692 §7.1.1.2: the server may include
-			// client_no_context_takeover; we echo the client's hint too, so
-			// our inflater may drop its window between messages.
-			clientNoContextTakeover: offer.clientNoContextTakeover || o.ClientNoContextTakeover,
+			// client_no_context_takeover; we echo the client's hint too
+			// (unless told not to), so our inflater may drop its window
+			// between messages.
+			clientNoContextTakeover: offer.clientNoContextTakeover && !o.IgnoreClientNoContextTakeoverHint || o.ClientNoContextTakeover,
 		}
 		// RFC 7692 §7.1.2.1: answer with "the same or smaller value as the
 		// offer"; a server may also limit its own window unasked.

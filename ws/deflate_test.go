@@ -3,6 +3,7 @@ package ws
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"compress/flate"
 	"context"
 	"fmt"
@@ -247,6 +248,9 @@ func TestServerNegotiation(t *testing.T) {
 		// §7.1.1.2: the client's hint is echoed; the server may also ask.
 		{CompressionOptions{}, []string{pmd + "; client_no_context_takeover"}, accept(pmd+"; client_no_context_takeover", true, false, 1)},
 		{CompressionOptions{ClientNoContextTakeover: true}, []string{pmd}, accept(pmd+"; client_no_context_takeover", true, false, 1)},
+		// ... unless told to ignore the hint (and so keep the client's window).
+		{CompressionOptions{IgnoreClientNoContextTakeoverHint: true}, []string{pmd + "; client_no_context_takeover"}, accept(pmd, true, true, 1)},
+		{CompressionOptions{IgnoreClientNoContextTakeoverHint: true, ClientNoContextTakeover: true}, []string{pmd + "; client_no_context_takeover"}, accept(pmd+"; client_no_context_takeover", true, false, 1)},
 		// §7.1.2.1: the same or a smaller value, which bounds our references.
 		{CompressionOptions{}, []string{pmd + "; server_max_window_bits=15"}, accept(pmd+"; server_max_window_bits=15", true, true, 1)},
 		{CompressionOptions{}, []string{pmd + "; server_max_window_bits=10"}, accept(pmd+"; server_max_window_bits=10", true, true, 1, 1<<10)},
@@ -389,7 +393,7 @@ func TestClientNegotiation(t *testing.T) {
 // matching the peers' compressors').
 func TestNegotiationMatrix(t *testing.T) {
 	var all []CompressionOptions
-	for mask := range 16 {
+	for mask := range 32 {
 		o := CompressionOptions{
 			ServerNoContextTakeover: mask&1 != 0,
 			ClientNoContextTakeover: mask&2 != 0,
@@ -401,6 +405,10 @@ func TestNegotiationMatrix(t *testing.T) {
 		if mask&8 != 0 {
 			o.ClientMaxWindowBits = 11
 		}
+		// The fifth option means one thing to a client and another to a
+		// server; each side ignores the other's.
+		o.OmitClientMaxWindowBits = mask&16 != 0
+		o.IgnoreClientNoContextTakeoverHint = mask&16 != 0
 		all = append(all, o)
 	}
 	rng := rand.New(rand.NewPCG(7, 7))
@@ -422,6 +430,14 @@ func TestNegotiationMatrix(t *testing.T) {
 			assert.True(t, cp.ClientNoContextTakeover || !sp.ClientNoContextTakeover, desc)
 			assert.Equal(t, co.ServerNoContextTakeover || so.ServerNoContextTakeover, cp.ServerNoContextTakeover, desc)
 			assert.Equal(t, co.ClientNoContextTakeover || so.ClientNoContextTakeover, cp.ClientNoContextTakeover, desc)
+			assert.Equal(t, co.ClientNoContextTakeover && !so.IgnoreClientNoContextTakeoverHint || so.ClientNoContextTakeover, sp.ClientNoContextTakeover, desc)
+			// §7.1.2.2: the server limits the client's window only if the
+			// client offered client_max_window_bits (by default it does).
+			if so.ClientMaxWindowBits != 0 && (co.ClientMaxWindowBits != 0 || !co.OmitClientMaxWindowBits) {
+				assert.Equal(t, min(so.ClientMaxWindowBits, cmp.Or(co.ClientMaxWindowBits, 15)), cp.ClientMaxWindowBits, desc)
+			} else {
+				assert.Equal(t, co.ClientMaxWindowBits, cp.ClientMaxWindowBits, desc)
+			}
 			// Each side compresses within the window the other keeps.
 			assert.Equal(t, sendWindow(cp.ClientMaxWindowBits), c.compression.writeWindow, desc)
 			assert.Equal(t, sendWindow(sp.ServerMaxWindowBits), s.compression.writeWindow, desc)
