@@ -2,7 +2,7 @@
 // Interoperability peer client for plainws, built on the npm package `ws`.
 //
 // Usage: node client.js <url> [--deflate] [--no-context-takeover] [--mode echo|wait-close]
-//          [--server-max-window-bits N] [--client-max-window-bits N] [--window-payloads]
+//          [--server-max-window-bits N] [--client-max-window-bits N] [--window-payloads] [--max-size N]
 //
 // echo mode checks, step by step, that the server at <url> echoes every message with
 // identical bytes and type, answers a ping, and completes the closing handshake.
@@ -19,7 +19,7 @@ let SIZES = [0, 125, 126, 65535, 65536, 1024 * 1024];
 let randomBinary = false; // --window-payloads
 
 function usage(msg) {
-  process.stderr.write(`client.js: ${msg}\nusage: node client.js <url> [--deflate] [--no-context-takeover] [--mode echo|wait-close] [--server-max-window-bits N] [--client-max-window-bits N] [--window-payloads]\n`);
+  process.stderr.write(`client.js: ${msg}\nusage: node client.js <url> [--deflate] [--no-context-takeover] [--mode echo|wait-close] [--server-max-window-bits N] [--client-max-window-bits N] [--window-payloads] [--max-size N]\n`);
   process.exit(2);
 }
 
@@ -30,6 +30,7 @@ function parseArgs(argv) {
     if (a === '--deflate') opts.deflate = true;
     else if (a === '--no-context-takeover') opts.noContextTakeover = true;
     else if (a === '--window-payloads') opts.windowPayloads = true;
+    else if (a === '--max-size') opts.maxSize = Number(argv[++i]);
     else if (a === '--server-max-window-bits' || a === '--client-max-window-bits') {
       const bits = Number(argv[++i]);
       if (!Number.isInteger(bits) || bits < 8 || bits > 15) usage(`bad ${a} ${argv[i]}`);
@@ -246,6 +247,7 @@ async function main() {
     SIZES = [0, 1, 300, 5 * 1024, 1024 * 1024];
     randomBinary = true;
   }
+  if (opts.maxSize) SIZES = SIZES.filter((n) => n <= opts.maxSize);
   const timer = setTimeout(() => {
     console.log(`FAIL timeout no result within ${OVERALL_TIMEOUT_MS / 1000}s`);
     process.exit(1);

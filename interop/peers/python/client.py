@@ -2,7 +2,7 @@
 """Interoperability peer client for plainws, built on Python's `websockets`.
 
 Usage: /usr/bin/python3 client.py <url> [--deflate] [--no-context-takeover] [--mode echo|wait-close]
-       [--server-max-window-bits N] [--client-max-window-bits N] [--window-payloads]
+       [--server-max-window-bits N] [--client-max-window-bits N] [--window-payloads] [--max-size N]
 
 Written for Debian's python3-websockets (10.x, the legacy asyncio API). echo mode checks,
 step by step, that the server at <url> echoes every message with identical bytes and type,
@@ -196,12 +196,15 @@ def main():
     parser.add_argument("--server-max-window-bits", type=int, choices=range(8, 16))
     parser.add_argument("--client-max-window-bits", type=int, choices=range(8, 16))
     parser.add_argument("--window-payloads", action="store_true")
+    parser.add_argument("--max-size", type=int, default=0)
     args = parser.parse_args()
+    global SIZES, binary_of_size
     if args.window_payloads:
         # The sizes of plainws issue 13, binary ones random.
-        global SIZES, binary_of_size
         SIZES = [0, 1, 300, 5 * 1024, 1024 * 1024]
         binary_of_size = os.urandom
+    if args.max_size:
+        SIZES = [n for n in SIZES if n <= args.max_size]
     try:
         asyncio.run(asyncio.wait_for(run(args), OVERALL_TIMEOUT))
     except asyncio.TimeoutError:
