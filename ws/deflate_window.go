@@ -1,6 +1,9 @@
 package ws
 
-import "sync"
+import (
+	"compress/flate"
+	"sync"
+)
 
 // Windows below 32 KiB (RFC 7692 §7.1.2).
 //
@@ -19,7 +22,9 @@ import "sync"
 //
 // The priming costs CPU (it is compressed into nothing), so it is bounded
 // by maxPrime; and the segments cost a block header each, so they are
-// kept at least half the window long (keepFor).
+// kept at least half the window long (keepFor). Where those headers cost
+// more than the references save (long prose under 8 or 9 bits), a message
+// written whole goes Huffman-only instead (huffmanIfSmaller).
 
 // maxPrime bounds the history a segment's compressor is primed with. It is
 // chosen with BenchmarkDeflateWindowRatio: on 1 KiB JSON under takeover,
@@ -143,6 +148,51 @@ func (g *segmenter) flushSegment(d *deflateState) error {
 	g.pend, g.wrote = len(g.win), true
 	return err
 }
+
+// appendWriter appends what is written to it to b.
+type appendWriter struct{ b []byte }
+
+func (w *appendWriter) Write(p []byte) (int, error) {
+	w.b = append(w.b, p...)
+	return len(p), nil
+}
+
+// huffPool holds the appendWriters of huffmanIfSmaller.
+var huffPool = sync.Pool{New: func() any { return new(appendWriter) }}
+
+// huffmanIfSmaller compresses the whole message p once more, Huffman-only,
+// and puts that in the sink instead of the segments if it is smaller.
+// Huffman-only output has no back-references, so it fits any window, and
+// what the peer's window holds afterwards is p either way, so the choice
+// changes nothing for the next message. Under small windows the segments'
+// block headers can cost more than references save: on long prose at 8
+// and 9 bits Huffman-only is smaller (BenchmarkDeflateWindowRatio); on
+// JSON the segments win from 9 bits. Huffman coding is several times faster
+// than the segments, so trying it costs little.
+func (d *deflateState) huffmanIfSmaller(p []byte) error {
+	if d.level == flate.HuffmanOnly || len(p) < huffmanTryMin {
+		return nil
+	}
+	aw := huffPool.Get().(*appendWriter)
+	aw.b = aw.b[:0]
+	w := getWriter(flate.HuffmanOnly, aw)
+	_, err := w.fw.Write(p)
+	if err == nil {
+		err = w.fw.Flush()
+	}
+	putWriter(flate.HuffmanOnly, w)
+	if err == nil && len(aw.b) < len(d.sink.buf) {
+		d.sink.buf, aw.b = aw.b, d.sink.buf
+	}
+	if cap(aw.b) <= maxKeptDeflateBuf {
+		huffPool.Put(aw)
+	}
+	return err
+}
+
+// huffmanTryMin: shorter messages fit a window of 256 bytes in one or two
+// segments, where the segments never lose to Huffman-only.
+const huffmanTryMin = 512
 
 // histRing keeps the last size bytes written to it: an LZ77 window (RFC
 // 7692 §7.2.1, §7.2.2). Its buffer grows with what was written until it
