@@ -753,6 +753,18 @@ func TestDeflateMemoryState(t *testing.T) {
 	assert.NotNil(t, c.compression.own, "under takeover the compressor stays with the connection")
 	assert.Nil(t, s.compression.inf)
 	assert.Equal(t, big[len(big)-windowSize:], s.compression.rwin.appendTo(nil))
+	assert.Len(t, s.compression.rwin.buf, windowSize, "the peer's window, no more")
+	assert.Equal(t, big[len(big)-rebuildHistory:], c.compression.whist.appendTo(nil), "our own: rebuildHistory")
+	assert.Nil(t, c.compression.sink.buf, "the output buffer went back to its pool")
+
+	// A server that limited the client's window keeps only that much.
+	c, s = deflatePair(t, Options{Compression: &CompressionOptions{}}, Options{Compression: &CompressionOptions{ClientMaxWindowBits: 9}})
+	require.NoError(t, c.WriteMessage(OpBinary, big[:5000]))
+	_, got, err := s.ReadMessage()
+	require.NoError(t, err)
+	require.Equal(t, big[:5000], got)
+	assert.Len(t, s.compression.rwin.buf, 1<<9)
+	assert.LessOrEqual(t, cap(c.compression.seg.win), 1<<9, "the client's history is its window")
 }
 
 // ---- Decompressing (RFC 7692 §7.2.2) ----
