@@ -3,6 +3,7 @@ package ws
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"compress/flate"
 	"fmt"
 	"io"
@@ -249,4 +250,41 @@ func TestIdleReleaseRebuildsFromHistory(t *testing.T) {
 	time.Sleep(50 * time.Millisecond)
 	assert.True(t, owned())
 	assert.Nil(t, c.compression.idle, "no timer")
+}
+
+// RFC 7692 §7.1.2 for every value: whatever windows from 8 to 15 bits each
+// side asks for or imposes, the offer, the answer and the client's reading
+// of it agree, each compressor stays within what the other side keeps, and
+// no answer exceeds what was offered.
+func TestWindowBitsNegotiationAllValues(t *testing.T) {
+	for cs := 0; cs <= 15; cs++ { // client's ServerMaxWindowBits (0: unset)
+		for cc := 0; cc <= 15; cc++ { // client's ClientMaxWindowBits
+			for ss := 0; ss <= 15; ss++ { // server's ServerMaxWindowBits
+				for sc := 0; sc <= 15; sc++ { // server's ClientMaxWindowBits
+					if (cs > 0 && cs < 8) || (cc > 0 && cc < 8) || (ss > 0 && ss < 8) || (sc > 0 && sc < 8) {
+						continue
+					}
+					co := CompressionOptions{ServerMaxWindowBits: cs, ClientMaxWindowBits: cc}
+					so := CompressionOptions{ServerMaxWindowBits: ss, ClientMaxWindowBits: sc}
+					desc := fmt.Sprintf("client %d/%d server %d/%d", cs, cc, ss, sc)
+					offer, err := co.clientOffer()
+					require.NoError(t, err, desc)
+					resp, sd, err := so.serverAccept([]string{offer})
+					require.NoError(t, err, desc)
+					require.NotNil(t, sd, desc)
+					cd, err := co.clientAccept([]string{resp}, RoleClient)
+					require.NoError(t, err, "%s: %q answered %q", desc, offer, resp)
+					// Each side sends within what the other keeps.
+					assert.LessOrEqual(t, cd.writeWindow, sd.readWindow, desc)
+					assert.LessOrEqual(t, sd.writeWindow, cd.readWindow, desc)
+					// The server's window is the smaller of the two asks.
+					wantS := min(cmp.Or(cs, 15), cmp.Or(ss, 15))
+					assert.Equal(t, 1<<wantS, sd.writeWindow, desc)
+					// The client's: what it pinned, lowered by the server.
+					wantC := min(cmp.Or(cc, 15), cmp.Or(sc, 15))
+					assert.Equal(t, 1<<wantC, cd.writeWindow, desc)
+				}
+			}
+		}
+	}
 }
