@@ -502,6 +502,9 @@ func (d *deflateState) writeMessage(c *Conn, op Opcode, p []byte) error {
 			d.releaseWriter(w)
 			d.record(p)
 		}
+	} else if len(p) >= longMessage && d.writeWindow <= longMessageWindow {
+		err = d.huffmanOnly(p)
+		d.seg.skip(p)
 	} else {
 		d.seg.begin()
 		if err = d.seg.write(d, p); err == nil {
