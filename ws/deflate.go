@@ -116,7 +116,8 @@ type CompressionOptions struct {
 	// IdleRelease: under context takeover with the full window, how long
 	// the compressor stays with a connection after its last compressed
 	// message before it goes back to the shared pool, leaving only the
-	// 32 KiB of history it is rebuilt from. 0 means DefaultIdleRelease; a
+	// last 4 KiB sent, which the next message's compressor is primed with.
+	// 0 means DefaultIdleRelease; a
 	// negative value keeps it for the connection's life (no timer, never a
 	// rebuild: the fastest, at 1.2 MB per connection that ever compressed).
 	IdleRelease time.Duration
