@@ -9,48 +9,65 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"time"
 )
 
 // CompressionOptions turns on permessage-deflate (RFC 7692 §7) and tunes it.
 // Compression is off unless Options.Compression points at a value; the zero
 // value is a sensible setting: context takeover on both sides, BestSpeed,
-// messages under 128 bytes sent as they are.
+// messages under 128 bytes sent as they are, and a client that lets the
+// server limit its window (client_max_window_bits, RFC 7692 §7.1.2.2).
 //
 // Memory, per connection with compression negotiated (stdlib compress/flate,
-// measured with Go 1.26 on amd64):
-//   - sending with context takeover: one flate.Writer of about 1.2 MB (level
-//     1) or 0.8 MB (levels 2–9), allocated at the first compressed message
-//     and kept for the connection's life, since its history is what the next
-//     message refers to;
-//   - sending without context takeover (ServerNoContextTakeover on a server,
-//     ClientNoContextTakeover on a client, or when the peer asks for it), or
-//     Huffman-only: writers come from a shared sync.Pool for one message at a
-//     time, so idle connections hold none;
+// Go 1.26, amd64; numbers in bench/README.md):
+//   - sending with context takeover and the full 32 KiB window: a
+//     flate.Writer (about 1.2 MB at level 1, 0.8 MB at levels 2–9) while
+//     messages flow, given back to a shared pool after IdleRelease without
+//     one; what stays is the last 4 KiB sent, from which the next message
+//     rebuilds the compressor (priming it costs about 0.1 ms at level 1);
+//   - sending without context takeover, with a window below 32 KiB, or
+//     Huffman-only: compressors come from the pool for one message (or one
+//     segment of it) at a time, so idle connections hold none; under
+//     takeover a limited window keeps its last 2^bits bytes;
 //   - receiving: a flate reader (about 40 KiB) from a shared pool for the
-//     duration of one compressed message, plus a 64 KiB window per connection
-//     when the peer takes over its context.
+//     duration of one compressed message, plus, when the peer takes over its
+//     context, its window: 32 KiB, or 2^bits when we limited it (512 bytes
+//     for 8 bits, see receiveWindow);
+//   - output buffers come from a shared pool per message.
 //
-// Limits of compress/flate that shape this design:
-//   - it cannot shrink its 32 KiB window, so when the peer limits our window
-//     below 15 bits (client_max_window_bits in a server's answer,
-//     server_max_window_bits in a client's offer) messages are compressed
-//     with flate.HuffmanOnly: output without back-references is valid for
-//     any window, at a cost in ratio: on a stream of 1 KiB JSON messages
-//     (BenchmarkDeflateHuffmanOnlyRatio) the wire carries 0.61 of the raw
-//     bytes instead of 0.35 with BestSpeed and context takeover, while
-//     compressing about twice as fast. The alternative, sending those
-//     messages uncompressed, would carry 1.0.
-//   - its inflater cannot resume after a read error, so a read deadline that
-//     expires inside a compressed message (between its frames) fails the
-//     connection with ErrInflateInterrupted and close code 1011, instead of
-//     leaving it usable as it does for uncompressed messages. A deadline
-//     that expires while waiting for the next message is harmless.
+// So an idle connection holds about 37 KiB with context takeover both ways
+// (the peer's 32 KiB window, our last 4 KiB) and 2 KiB without
+// (BenchmarkCompressedIdle in bench/ and bench/peers).
+//
+// Windows below 15 bits: compress/flate cannot shrink its 32 KiB window, so
+// when the peer limits ours (client_max_window_bits in a server's answer,
+// server_max_window_bits in a client's offer) messages are cut into
+// segments that a reset compressor primed with the bytes before them
+// compresses, so that no back-reference reaches further than 2^bits (see
+// deflate_window.go); a message written whole goes Huffman-only instead
+// when that is smaller. With context takeover, 1 KiB JSON messages take
+// 0.60, 0.45, 0.35 and 0.30 of their size on the wire at 8, 9, 10 and
+// 11–14 bits (0.34 with the full window), where Huffman-only output, what
+// plainws sent before, takes 0.61; 300 B messages 0.67, 0.56, 0.41 and
+// 0.40 (Huffman-only 0.70). The price is CPU: every segment costs two
+// flushes, so compressing runs at 5–35 MB/s under a limited window
+// against 40–90 MB/s with the full one (BenchmarkDeflateWindowRatio). An
+// 8-bit limit is read as RFC 7692 writes it, 256 bytes (see sendWindow).
+//
+// Limits of compress/flate that shape this design: its inflater cannot
+// resume after a read error, so a read deadline that expires inside a
+// compressed message (between its frames) fails the connection with
+// ErrInflateInterrupted and close code 1011, instead of leaving it usable
+// as it does for uncompressed messages. A deadline that expires while
+// waiting for the next message is harmless.
 type CompressionOptions struct {
 	// Level is the compress/flate level for messages we send: 1
 	// (flate.BestSpeed) to 9 (flate.BestCompression), -1
 	// (flate.DefaultCompression, i.e. 6) or -2 (flate.HuffmanOnly). 0 means
 	// DefaultCompressionLevel. flate.NoCompression is not offered: stored
-	// blocks only add bytes; raise Threshold instead.
+	// blocks only add bytes; raise Threshold instead. Levels 2–9 cost more
+	// under a limited window: compress/flate clears 0.6 MB of tables at
+	// every reset, once per segment.
 	Level int
 	// Threshold is the smallest message WriteMessage compresses; shorter
 	// ones go out uncompressed (RSV1 clear), since deflate adds a few bytes
@@ -72,15 +89,40 @@ type CompressionOptions struct {
 	// ServerMaxWindowBits (8–15, 0 = unset): a client asks the server to use
 	// a window of at most 2^n bytes (RFC 7692 §7.1.2.1) and fails the
 	// handshake if the answer does not agree; a server announces that
-	// limit for itself. Below 15 a server sends Huffman-only data.
+	// limit for itself.
 	ServerMaxWindowBits int
 	// ClientMaxWindowBits (8–15, 0 = unset): a client offers
 	// client_max_window_bits=n (RFC 7692 §7.1.2.2), promising a window of at
-	// most 2^n bytes and letting the server lower it; below 15 it sends
-	// Huffman-only data. Unset, a client does not offer the parameter at
-	// all, so no server can shrink its window. A server answers
-	// client_max_window_bits=n to a client that offered the parameter.
+	// most 2^n bytes and letting the server lower it. Unset, a client offers
+	// the parameter without a value — it can honour any window the server
+	// answers, 8 to 15 — unless OmitClientMaxWindowBits. A server answers
+	// client_max_window_bits=n to a client that offered the parameter, and
+	// then keeps only 2^n bytes of the client's context.
 	ClientMaxWindowBits int
+	// IgnoreClientNoContextTakeoverHint: a server does not repeat the
+	// client_no_context_takeover a client offered, and so keeps a window
+	// for the client's messages. By RFC 7692 §7.1.1.2 a client that offered
+	// it takes no context over whether or not the answer repeats it, so
+	// repeating it (the default) costs the client nothing and spares us the
+	// client's window (32 KiB per connection); a client that reads the
+	// missing echo as leave to take over gains ratio — on a stream of
+	// 300 B JSON messages 0.47 of the raw bytes instead of 0.56, on 1 KiB
+	// 0.35 instead of 0.37 (BenchmarkDeflateWindowRatio, bits=15) — at that
+	// memory cost. Ignored by clients.
+	IgnoreClientNoContextTakeoverHint bool
+	// OmitClientMaxWindowBits: a client does not offer
+	// client_max_window_bits at all (when ClientMaxWindowBits is unset), for
+	// a server that mishandles it. A server that wants to limit the
+	// client's window then declines compression. Ignored by servers.
+	OmitClientMaxWindowBits bool
+	// IdleRelease: under context takeover with the full window, how long
+	// the compressor stays with a connection after its last compressed
+	// message before it goes back to the shared pool, leaving only the
+	// last 4 KiB sent, which the next message's compressor is primed with.
+	// 0 means DefaultIdleRelease; a
+	// negative value keeps it for the connection's life (no timer, never a
+	// rebuild: the fastest, at 1.2 MB per connection that ever compressed).
+	IdleRelease time.Duration
 }
 
 // Defaults for CompressionOptions.
@@ -179,20 +221,29 @@ type deflateState struct {
 	threshold     int           // smallest message WriteMessage compresses
 	writeTakeover bool          // our compressor keeps its history
 	readTakeover  bool          // the peer's does, so our inflater must too
+	writeWindow   int           // 2^bits: how far back our references may reach
+	readWindow    int           // how much of the peer's history we keep
+	idleRelease   time.Duration // see CompressionOptions.IdleRelease
 
 	// Write side (Conn.msgMu).
-	own  *flateWriter // the connection's compressor under takeover, lazily made
-	cur  *flateWriter // compressor of the message being streamed
-	sink deflateSink
+	own   *flateWriter // the kept compressor under takeover, full window
+	cur   *flateWriter // compressor of the message being streamed
+	sink  deflateSink
+	whist histRing    // full window with takeover: what own has seen
+	seg   segmenter   // windows below 32 KiB
+	idle  *time.Timer // gives own back to the pool when unused
+	sent  uint64      // compressed messages sent, for the idle check
+	seen  uint64      // sent at the previous idle check
+	armed bool        // idle is running
 
 	// Read side (Conn.readMu).
-	inf *inflater // borrowed for the open compressed message, else nil
-	win []byte    // the last windowSize inflated bytes, under readTakeover
+	inf  *inflater // borrowed for the open compressed message, else nil
+	rwin histRing  // the peer's last readWindow bytes, under readTakeover
 }
 
 // newDeflateState sets up the state for agreed parameters in role.
 func newDeflateState(o *CompressionOptions, p deflateParams, role Role) *deflateState {
-	d := &deflateState{params: p, level: o.Level, threshold: o.Threshold}
+	d := &deflateState{params: p, level: o.Level, threshold: o.Threshold, idleRelease: o.IdleRelease}
 	if d.level == 0 {
 		d.level = DefaultCompressionLevel
 	}
@@ -202,29 +253,56 @@ func newDeflateState(o *CompressionOptions, p deflateParams, role Role) *deflate
 	case d.threshold < 0:
 		d.threshold = 0
 	}
-	ourBits := p.serverMaxWindowBits
+	if d.idleRelease == 0 {
+		d.idleRelease = DefaultIdleRelease
+	}
+	ourBits, peerBits := p.serverMaxWindowBits, p.clientMaxWindowBits
 	if role == RoleClient {
-		ourBits = p.clientMaxWindowBits
+		ourBits, peerBits = peerBits, ourBits
 		d.writeTakeover = !p.clientNoContextTakeover
 		d.readTakeover = !p.serverNoContextTakeover
 	} else {
 		d.writeTakeover = !p.serverNoContextTakeover
 		d.readTakeover = !p.clientNoContextTakeover
 	}
-	if ourBits != 0 && ourBits < 15 {
-		// RFC 7692 §7.1.2: the peer limited our LZ77 window. compress/flate
-		// always searches 32 KiB back; Huffman-only output has no
-		// back-references at all, so it fits any window, with or without
-		// context takeover.
-		d.level = flate.HuffmanOnly
-	}
+	d.writeWindow, d.readWindow = sendWindow(ourBits), receiveWindow(peerBits)
+	d.whist.size = min(d.writeWindow, rebuildHistory)
+	d.rwin.size = d.readWindow
+	d.seg.init(d.writeWindow, d.writeTakeover)
 	return d
+}
+
+// sendWindow is the window our back-references must stay within for an
+// agreed max_window_bits value (0: absent, i.e. 15). RFC 7692 §7.1.2 makes
+// it 2^bits. For 8 the RFC's text is followed to the letter — 256 bytes —
+// although zlib (since 1.2.9) refuses an 8-bit raw deflate window and its
+// users send with 9 bits: a stream that fits 256 bytes fits any reading.
+func sendWindow(bits int) int {
+	if bits == 0 {
+		return windowSize
+	}
+	return 1 << bits
+}
+
+// receiveWindow is how much of the peer's output we keep for its next
+// message. For 8 bits it is 512 bytes: a zlib-based peer asked for 8 bits
+// compresses with 9 (see sendWindow), and zlib's deflater never reaches
+// further back than 2^bits-262 bytes, so either reading decodes.
+func receiveWindow(bits int) int {
+	switch bits {
+	case 0:
+		return windowSize
+	case 8:
+		return 1 << 9
+	}
+	return 1 << bits
 }
 
 // ---- Compressing (RFC 7692 §7.2.1) ----
 
 // flateWriter is a flate.Writer and the sink it writes to. The indirection
-// lets a pooled writer forget the connection it last served.
+// lets a pooled writer forget the connection it last served, and lets its
+// output be thrown away while it is primed with history.
 type flateWriter struct {
 	fw *flate.Writer
 	to io.Writer
@@ -233,29 +311,24 @@ type flateWriter struct {
 func (w *flateWriter) Write(p []byte) (int, error) { return w.to.Write(p) }
 
 // flateWriterPools hold idle compressors by level (index level+2, levels -2
-// to 9), shared by all connections that do not keep a compressor's history.
+// to 9), shared by all connections: a compressor is 0.8–1.2 MB.
 var flateWriterPools [12]sync.Pool
 
-// acquireWriter returns the compressor for the next message, writing into
-// the sink: the connection's own under context takeover, a pooled one with
-// empty history otherwise.
-func (d *deflateState) acquireWriter() *flateWriter {
-	// Huffman-only output never refers to earlier bytes, so it needs no
-	// history even under context takeover, and can be pooled.
-	if d.writeTakeover && d.level != flate.HuffmanOnly {
-		if d.own == nil {
-			d.own = newFlateWriter(d.level, &d.sink)
-		}
-		return d.own
-	}
-	if w, ok := flateWriterPools[d.level+2].Get().(*flateWriter); ok {
-		w.to = &d.sink
-		// RFC 7692 §7.2.1 without context takeover: each message starts
-		// from an empty window.
+// getWriter takes a compressor with an empty history from the pool, writing
+// to to.
+func getWriter(level int, to io.Writer) *flateWriter {
+	if w, ok := flateWriterPools[level+2].Get().(*flateWriter); ok {
+		w.to = to
 		w.fw.Reset(w)
 		return w
 	}
-	return newFlateWriter(d.level, &d.sink)
+	return newFlateWriter(level, to)
+}
+
+// putWriter gives a compressor back to the pool.
+func putWriter(level int, w *flateWriter) {
+	w.to = nil
+	flateWriterPools[level+2].Put(w)
 }
 
 func newFlateWriter(level int, to io.Writer) *flateWriter {
@@ -264,13 +337,76 @@ func newFlateWriter(level int, to io.Writer) *flateWriter {
 	return w
 }
 
+// prime makes w's history the given bytes, in order, by compressing them
+// into nothing: compress/flate has no way to hand a pooled writer a new
+// dictionary (and ignores one at level 1), but what it compressed and
+// flushed is what its next block may refer to. The peer's window holds the
+// same bytes, so the references are good (RFC 7692 §7.2.1: the compressor
+// may use the previous messages' data).
+func (w *flateWriter) prime(parts ...[]byte) error {
+	to := w.to
+	w.to = io.Discard
+	defer func() { w.to = to }()
+	n := 0
+	for _, p := range parts {
+		if _, err := w.fw.Write(p); err != nil {
+			return err
+		}
+		n += len(p)
+	}
+	if n == 0 {
+		return nil
+	}
+	return w.fw.Flush()
+}
+
+// fullWindow says whether our compressor may use all of compress/flate's
+// 32 KiB window: the peer did not limit it, or Huffman-only output (no
+// back-references at all) makes the limit moot.
+func (d *deflateState) fullWindow() bool {
+	return d.writeWindow >= windowSize || d.level == flate.HuffmanOnly
+}
+
+// acquireWriter returns the compressor for the next message with the full
+// window, writing into the sink: under context takeover the kept one (or a
+// pooled one primed with the history), otherwise a pooled one with empty
+// history.
+func (d *deflateState) acquireWriter(c *Conn) (*flateWriter, error) {
+	// Huffman-only output never refers to earlier bytes, so it needs no
+	// history even under context takeover.
+	if !d.writeTakeover || d.level == flate.HuffmanOnly {
+		// RFC 7692 §7.2.1 without context takeover: each message starts
+		// from an empty window.
+		return getWriter(d.level, &d.sink), nil
+	}
+	d.sent++
+	if d.own == nil {
+		w := getWriter(d.level, &d.sink)
+		a, b := d.whist.parts()
+		if err := w.prime(a, b); err != nil {
+			putWriter(d.level, w)
+			return nil, err
+		}
+		d.own = w
+		d.armIdle(c)
+	}
+	return d.own, nil
+}
+
 // releaseWriter returns a pooled compressor after its message.
 func (d *deflateState) releaseWriter(w *flateWriter) {
 	if w == d.own {
 		return
 	}
-	w.to = nil
-	flateWriterPools[d.level+2].Put(w)
+	putWriter(d.level, w)
+}
+
+// record adds p, just compressed under takeover with the full window, to
+// the history a rebuilt compressor is primed with.
+func (d *deflateState) record(p []byte) {
+	if d.writeTakeover && d.level != flate.HuffmanOnly {
+		d.whist.write(p)
+	}
 }
 
 // deflateSink collects compressed output. For a streamed message it sends
@@ -278,6 +414,7 @@ func (d *deflateState) releaseWriter(w *flateWriter) {
 // they may turn out to be the tail RFC 7692 §7.2.1 removes.
 type deflateSink struct {
 	buf    []byte
+	bufp   *[]byte // where buf goes back to sinkPool
 	stream bool
 	c      *Conn
 	op     Opcode
@@ -313,15 +450,36 @@ func (s *deflateSink) send(fin bool, p []byte) error {
 	return s.c.writeFrame(fin, op, rsv, p)
 }
 
-// done forgets the message and drops an oversized buffer.
+// start takes an output buffer for a message: from a shared pool, so that
+// an idle connection holds none.
+func (s *deflateSink) start() {
+	if s.bufp == nil {
+		if b, ok := sinkPool.Get().(*[]byte); ok {
+			s.bufp = b
+		} else {
+			s.bufp = new([]byte)
+		}
+	}
+	s.buf = (*s.bufp)[:0]
+}
+
+// done forgets the message and gives the buffer back, unless it grew
+// over maxKeptDeflateBuf (one large message should not pin its buffer).
 func (s *deflateSink) done() {
 	s.stream, s.c = false, nil
-	if cap(s.buf) > maxKeptDeflateBuf {
-		s.buf = nil
-	} else {
-		s.buf = s.buf[:0]
+	if s.bufp != nil {
+		*s.bufp = nil
+		if cap(s.buf) <= maxKeptDeflateBuf {
+			*s.bufp = s.buf[:0]
+		}
+		sinkPool.Put(s.bufp)
+		s.bufp = nil
 	}
+	s.buf = nil
 }
+
+// sinkPool holds compressed-output buffers between messages.
+var sinkPool sync.Pool
 
 // trimTail removes the sync-flush tail. RFC 7692 §7.2.1: "Remove 4 octets
 // (that are 0x00 0x00 0xff 0xff) from the tail end." A flush always ends so;
@@ -342,15 +500,31 @@ func (d *deflateState) shouldCompress(n int) bool { return n >= d.threshold }
 // uncompressed — so the peer's window always matches ours.
 func (d *deflateState) writeMessage(c *Conn, op Opcode, p []byte) error {
 	s := &d.sink
-	s.buf = s.buf[:0]
-	w := d.acquireWriter()
-	_, err := w.fw.Write(p)
-	if err == nil {
-		// A sync flush ends the deflate blocks on a byte boundary with an
-		// empty stored block: the 00 00 ff ff that is removed next.
-		err = w.fw.Flush()
+	s.start()
+	var err error
+	if d.fullWindow() {
+		var w *flateWriter
+		if w, err = d.acquireWriter(c); err == nil {
+			if _, err = w.fw.Write(p); err == nil {
+				// A sync flush ends the deflate blocks on a byte boundary
+				// with an empty stored block: the 00 00 ff ff removed next.
+				err = w.fw.Flush()
+			}
+			d.releaseWriter(w)
+			d.record(p)
+		}
+	} else if len(p) >= longMessage && d.writeWindow <= longMessageWindow {
+		err = d.huffmanOnly(p)
+		d.seg.skip(p)
+	} else {
+		d.seg.begin()
+		if err = d.seg.write(d, p); err == nil {
+			err = d.seg.end(d)
+		}
+		if err == nil {
+			err = d.huffmanIfSmaller(p)
+		}
 	}
-	d.releaseWriter(w)
 	if err == nil {
 		var payload []byte
 		if payload, err = trimTail(s.buf); err == nil {
@@ -368,26 +542,55 @@ func (d *deflateState) streamCompress() bool { return true }
 // startWriter begins a streamed compressed message of type op.
 func (d *deflateState) startWriter(c *Conn, op Opcode) {
 	s := &d.sink
-	s.buf = s.buf[:0]
+	s.start()
 	s.stream, s.c, s.op, s.first = true, c, op, true
 	s.frame = max(c.fragSize, minWriteBuffer)
-	d.cur = d.acquireWriter()
+	if !d.fullWindow() {
+		d.seg.begin()
+		return
+	}
+	// An error here (none is known: priming writes to io.Discard) leaves
+	// cur nil, and the message's first Write reports it.
+	d.cur, _ = d.acquireWriter(c)
 }
 
 // writerWrite compresses p; full fragments leave as the output grows.
 func (d *deflateState) writerWrite(p []byte) (int, error) {
-	return d.cur.fw.Write(p)
+	if !d.fullWindow() {
+		if err := d.seg.write(d, p); err != nil {
+			return 0, err
+		}
+		return len(p), nil
+	}
+	if d.cur == nil {
+		return 0, errWriterBroken
+	}
+	n, err := d.cur.fw.Write(p)
+	d.record(p[:n])
+	return n, err
 }
+
+// errWriterBroken: a streamed message whose compressor could not be set up.
+var errWriterBroken = errors.New("ws: compressor unavailable")
 
 // writerClose flushes the compressor and sends the final fragment without
 // the tail. A message with no data still gets a valid compressed payload,
 // the single octet 0x00 (RFC 7692 §7.2.3.6).
 func (d *deflateState) writerClose() error {
 	s := &d.sink
-	w := d.cur
-	d.cur = nil
-	err := w.fw.Flush()
-	d.releaseWriter(w)
+	var err error
+	if d.fullWindow() {
+		w := d.cur
+		d.cur = nil
+		if w == nil {
+			s.done()
+			return errWriterBroken
+		}
+		err = w.fw.Flush()
+		d.releaseWriter(w)
+	} else {
+		err = d.seg.end(d)
+	}
 	if err == nil {
 		var payload []byte
 		if payload, err = trimTail(s.buf); err == nil {
@@ -404,8 +607,9 @@ func (d *deflateState) writerClose() error {
 // Both are pooled and borrowed for one message: with context takeover the
 // history is handed over as a preset dictionary.
 type inflater struct {
-	fr  io.ReadCloser
-	src inflateSource
+	fr   io.ReadCloser
+	src  inflateSource
+	dict []byte // the connection's window, laid out for Reset
 }
 
 var inflaterPool sync.Pool
@@ -507,31 +711,10 @@ func (d *deflateState) releaseInflater() {
 	d.inf = nil
 }
 
-// remember keeps the last windowSize bytes of inflated output: with context
+// remember keeps the last readWindow bytes of inflated output: with context
 // takeover, RFC 7692 §7.2.2 has the next message decompressed "using the
 // LZ77 sliding window used to process the last compressed message".
-func (d *deflateState) remember(b []byte) {
-	if d.win == nil {
-		d.win = make([]byte, 0, 2*windowSize)
-	}
-	if len(b) >= windowSize {
-		d.win = append(d.win[:0], b[len(b)-windowSize:]...)
-		return
-	}
-	if len(d.win)+len(b) > cap(d.win) {
-		keep := windowSize - len(b)
-		d.win = d.win[:copy(d.win, d.win[len(d.win)-keep:])]
-	}
-	d.win = append(d.win, b...)
-}
-
-// dict is the window the next message is inflated against.
-func (d *deflateState) dict() []byte {
-	if len(d.win) > windowSize {
-		return d.win[len(d.win)-windowSize:]
-	}
-	return d.win
-}
+func (d *deflateState) remember(b []byte) { d.rwin.write(b) }
 
 // read inflates the open compressed message into p and returns io.EOF at its
 // end. It never asks the inflater for more than one byte past the read limit,
@@ -543,7 +726,13 @@ func (d *deflateState) read(c *Conn, p []byte) (int, error) {
 		d.inf.src.reset(c)
 		var dict []byte
 		if d.readTakeover {
-			dict = d.dict()
+			// The ring is laid out in the pooled inflater's buffer, so
+			// that the connection keeps only the window itself.
+			if d.inf.dict == nil {
+				d.inf.dict = make([]byte, 0, windowSize)
+			}
+			d.inf.dict = d.rwin.appendTo(d.inf.dict[:0])
+			dict = d.inf.dict
 		}
 		// Without context takeover, RFC 7692 §7.2.2 lets each message be
 		// inflated "with an empty LZ77 sliding window": a nil dictionary.

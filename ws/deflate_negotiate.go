@@ -296,10 +296,10 @@ func (o *CompressionOptions) validate() error {
 }
 
 // clientOffer is the client's Sec-WebSocket-Extensions offer (RFC 7692 §5,
-// §7.1). It asks only for what the options ask for: in particular it offers
-// client_max_window_bits only when ClientMaxWindowBits is set, because a
-// server may then shrink our window, which compress/flate can honour only
-// with Huffman-only output.
+// §7.1). It asks for what the options ask for and, unless
+// OmitClientMaxWindowBits, always carries client_max_window_bits: with a
+// value when ClientMaxWindowBits is set, without one otherwise, since we can
+// compress within any window the server answers (deflate_window.go).
 func (o *CompressionOptions) clientOffer() (string, error) {
 	if err := o.validate(); err != nil {
 		return "", err
@@ -309,7 +309,13 @@ func (o *CompressionOptions) clientOffer() (string, error) {
 		clientNoContextTakeover: o.ClientNoContextTakeover,
 		serverMaxWindowBits:     o.ServerMaxWindowBits,
 		clientMaxWindowBits:     o.ClientMaxWindowBits,
+		clientMaxWindowBitsBare: o.offersClientBits() && o.ClientMaxWindowBits == 0,
 	}.String(), nil
+}
+
+// offersClientBits says whether the client's offer has client_max_window_bits.
+func (o *CompressionOptions) offersClientBits() bool {
+	return o.ClientMaxWindowBits != 0 || !o.OmitClientMaxWindowBits
 }
 
 // clientAccept validates the server's Sec-WebSocket-Extensions answer to our
@@ -344,10 +350,10 @@ func (o *CompressionOptions) clientAccept(exts []string, role Role) (*deflateSta
 	// corresponding extension negotiation response to the offer MUST NOT
 	// include" it; if it had a value, the answer may only lower it.
 	if p.clientMaxWindowBits != 0 {
-		if o.ClientMaxWindowBits == 0 {
+		if !o.offersClientBits() {
 			return nil, fmt.Errorf("%s=%d in the response, not offered", paramClientMaxWindowBits, p.clientMaxWindowBits)
 		}
-		if p.clientMaxWindowBits > o.ClientMaxWindowBits {
+		if o.ClientMaxWindowBits != 0 && p.clientMaxWindowBits > o.ClientMaxWindowBits {
 			return nil, fmt.Errorf("%s=%d in the response, above the %d offered", paramClientMaxWindowBits, p.clientMaxWindowBits, o.ClientMaxWindowBits)
 		}
 	}
@@ -413,9 +419,10 @@ func (o *CompressionOptions) serverAccept(offers []string) (string, *deflateStat
 			// echoing it; we may also add it on our own.
 			serverNoContextTakeover: offer.serverNoContextTakeover || o.ServerNoContextTakeover,
 			// RFC 7692 §7.1.1.2: the server may include
-			// client_no_context_takeover; we echo the client's hint too, so
-			// our inflater may drop its window between messages.
-			clientNoContextTakeover: offer.clientNoContextTakeover || o.ClientNoContextTakeover,
+			// client_no_context_takeover; we echo the client's hint too
+			// (unless told not to), so our inflater may drop its window
+			// between messages.
+			clientNoContextTakeover: offer.clientNoContextTakeover && !o.IgnoreClientNoContextTakeoverHint || o.ClientNoContextTakeover,
 		}
 		// RFC 7692 §7.1.2.1: answer with "the same or smaller value as the
 		// offer"; a server may also limit its own window unasked.

@@ -5,9 +5,9 @@ package ws
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"compress/flate"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -18,261 +18,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plainws/plainws/internal/inflatecheck"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
-// ---- An independent DEFLATE decoder (RFC 1951), for checking what we send ----
-//
-// It is written straight from RFC 1951 §3.2, bit by bit, sharing nothing with
-// compress/flate, and it reports what the inflater hides: how many
-// back-references a message makes and how far back the longest one reaches.
-// That is what RFC 7692's window parameters (§7.1.2) and context takeover
-// (§7.1.1) are about.
+// refInflate is inflatecheck.Inflate, the independent decoder that reports
+// every back-reference (see there).
+func refInflate(hist, payload []byte) (refStats, error) { return inflatecheck.Inflate(hist, payload) }
 
-type refBits struct {
-	b   []byte
-	pos int // in bits
-}
-
-func (r *refBits) read(n int) (int, error) {
-	v := 0
-	for i := range n {
-		if r.pos>>3 >= len(r.b) {
-			return 0, io.ErrUnexpectedEOF
-		}
-		v |= int(r.b[r.pos>>3]>>(r.pos&7)&1) << i
-		r.pos++
-	}
-	return v, nil
-}
-
-// refHuffman is a canonical Huffman code (RFC 1951 §3.2.2) decoded one bit
-// at a time.
-type refHuffman struct {
-	count  [16]int
-	symbol []int
-}
-
-func newRefHuffman(lengths []int) (*refHuffman, error) {
-	h := &refHuffman{}
-	for _, l := range lengths {
-		h.count[l]++
-	}
-	left := 1
-	for l := 1; l <= 15; l++ {
-		left = left<<1 - h.count[l]
-		if left < 0 {
-			return nil, errors.New("over-subscribed code")
-		}
-	}
-	for l := 1; l <= 15; l++ {
-		for sym, sl := range lengths {
-			if sl == l {
-				h.symbol = append(h.symbol, sym)
-			}
-		}
-	}
-	return h, nil
-}
-
-func (h *refHuffman) decode(r *refBits) (int, error) {
-	code, first, index := 0, 0, 0
-	for l := 1; l <= 15; l++ {
-		b, err := r.read(1)
-		if err != nil {
-			return 0, err
-		}
-		code |= b
-		if n := h.count[l]; code-n < first {
-			return h.symbol[index+code-first], nil
-		}
-		index += h.count[l]
-		first = (first + h.count[l]) << 1
-		code <<= 1
-	}
-	return 0, errors.New("invalid Huffman code")
-}
-
-var (
-	refLenBase  = []int{3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115, 131, 163, 195, 227, 258}
-	refLenExtra = []int{0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0}
-	refDstBase  = []int{1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 385, 513, 769, 1025, 1537, 2049, 3073, 4097, 6145, 8193, 12289, 16385, 24577}
-	refDstExtra = []int{0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13}
-	refCLOrder  = []int{16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15}
-)
-
-// refStats describes one inflated message.
-type refStats struct {
-	out      []byte
-	matches  int // back-references
-	maxDist  int // the longest distance of any back-reference
-	intoHist int // back-references that reach before the message's start
-}
-
-// refInflate decodes one permessage-deflate payload as RFC 7692 §7.2.2
-// says: append 00 00 ff ff, inflate, with hist as the LZ77 window left by
-// earlier messages (nil without context takeover). It fails on anything
-// invalid, including a distance reaching before hist.
-func refInflate(hist, payload []byte) (refStats, error) {
-	var st refStats
-	r := &refBits{b: append(append([]byte(nil), payload...), 0x00, 0x00, 0xff, 0xff)}
-	out := append([]byte(nil), hist...)
-	start := len(hist)
-	for r.pos < len(r.b)*8 {
-		final, err := r.read(1)
-		if err != nil {
-			return st, err
-		}
-		typ, err := r.read(2)
-		if err != nil {
-			return st, err
-		}
-		var lit, dist *refHuffman
-		switch typ {
-		case 0: // stored, §3.2.4
-			r.pos = (r.pos + 7) &^ 7
-			i := r.pos >> 3
-			if i+4 > len(r.b) {
-				return st, io.ErrUnexpectedEOF
-			}
-			n := int(r.b[i]) | int(r.b[i+1])<<8
-			if nn := int(r.b[i+2]) | int(r.b[i+3])<<8; n != nn^0xffff {
-				return st, errors.New("stored block length mismatch")
-			}
-			if i+4+n > len(r.b) {
-				return st, io.ErrUnexpectedEOF
-			}
-			out = append(out, r.b[i+4:i+4+n]...)
-			r.pos = (i + 4 + n) * 8
-		case 1: // fixed Huffman, §3.2.6
-			ll := make([]int, 288)
-			for i := range ll {
-				switch {
-				case i < 144:
-					ll[i] = 8
-				case i < 256:
-					ll[i] = 9
-				case i < 280:
-					ll[i] = 7
-				default:
-					ll[i] = 8
-				}
-			}
-			dl := make([]int, 30)
-			for i := range dl {
-				dl[i] = 5
-			}
-			lit, _ = newRefHuffman(ll)
-			dist, _ = newRefHuffman(dl)
-		case 2: // dynamic Huffman, §3.2.7
-			hlit, _ := r.read(5)
-			hdist, _ := r.read(5)
-			hclen, err := r.read(4)
-			if err != nil {
-				return st, err
-			}
-			cl := make([]int, 19)
-			for i := range hclen + 4 {
-				if cl[refCLOrder[i]], err = r.read(3); err != nil {
-					return st, err
-				}
-			}
-			clh, err := newRefHuffman(cl)
-			if err != nil {
-				return st, err
-			}
-			lengths := make([]int, 0, hlit+257+hdist+1)
-			for len(lengths) < hlit+257+hdist+1 {
-				sym, err := clh.decode(r)
-				if err != nil {
-					return st, err
-				}
-				rep, val := 1, sym
-				switch sym {
-				case 16:
-					if len(lengths) == 0 {
-						return st, errors.New("repeat with no previous length")
-					}
-					val = lengths[len(lengths)-1]
-					x, _ := r.read(2)
-					rep = 3 + x
-				case 17:
-					x, _ := r.read(3)
-					rep, val = 3+x, 0
-				case 18:
-					x, _ := r.read(7)
-					rep, val = 11+x, 0
-				}
-				for range rep {
-					lengths = append(lengths, val)
-				}
-			}
-			if len(lengths) > hlit+257+hdist+1 {
-				return st, errors.New("code lengths overrun")
-			}
-			if lit, err = newRefHuffman(lengths[:hlit+257]); err != nil {
-				return st, err
-			}
-			if dist, err = newRefHuffman(lengths[hlit+257:]); err != nil {
-				return st, err
-			}
-		default:
-			return st, errors.New("reserved block type")
-		}
-		for lit != nil {
-			sym, err := lit.decode(r)
-			if err != nil {
-				return st, err
-			}
-			switch {
-			case sym < 256:
-				out = append(out, byte(sym))
-			case sym == 256:
-				lit = nil
-			case sym > 285:
-				return st, errors.New("invalid length symbol")
-			default:
-				x, err := r.read(refLenExtra[sym-257])
-				if err != nil {
-					return st, err
-				}
-				length := refLenBase[sym-257] + x
-				ds, err := dist.decode(r)
-				if err != nil {
-					return st, err
-				}
-				if ds >= 30 {
-					return st, errors.New("invalid distance symbol")
-				}
-				y, err := r.read(refDstExtra[ds])
-				if err != nil {
-					return st, err
-				}
-				d := refDstBase[ds] + y
-				if d > len(out) {
-					return st, fmt.Errorf("distance %d reaches before the window (%d bytes)", d, len(out))
-				}
-				st.matches++
-				st.maxDist = max(st.maxDist, d)
-				if len(out)-d < start {
-					st.intoHist++
-				}
-				for range length {
-					out = append(out, out[len(out)-d])
-				}
-			}
-			if len(out)-start > 64<<20 {
-				return st, errors.New("reference output over 64 MiB")
-			}
-		}
-		if final == 1 {
-			break
-		}
-	}
-	st.out = out[start:]
-	return st, nil
-}
+type refStats = inflatecheck.Stats
 
 // RFC 7692 §7.2.3: the reference decoder agrees with the RFC's own examples
 // (and so is worth trusting for the checks below).
@@ -285,13 +40,13 @@ func TestRefInflateRFC7692Examples(t *testing.T) {
 	} {
 		st, err := refInflate(nil, payload)
 		require.NoError(t, err, name)
-		assert.Equal(t, "Hello", string(st.out), name)
+		assert.Equal(t, "Hello", string(st.Out), name)
 	}
 	// §7.2.3.2: the second "Hello" is one back-reference into the first.
 	st, err := refInflate([]byte("Hello"), []byte{0xf2, 0x00, 0x11, 0x00, 0x00})
 	require.NoError(t, err)
-	assert.Equal(t, "Hello", string(st.out))
-	assert.Equal(t, 1, st.intoHist)
+	assert.Equal(t, "Hello", string(st.Out))
+	assert.Equal(t, 1, st.IntoHist)
 	_, err = refInflate(nil, []byte{0xf2, 0x00, 0x11, 0x00, 0x00})
 	assert.Error(t, err, "without the window the reference must fail")
 }
@@ -428,16 +183,20 @@ func TestParseWindowBits(t *testing.T) {
 }
 
 // The client offers exactly what its options ask for (RFC 7692 §7.1), and
-// nothing it could not honour: no client_max_window_bits unless set.
+// client_max_window_bits unless told not to.
 func TestClientOffer(t *testing.T) {
 	for _, tc := range []struct {
 		o    CompressionOptions
 		want string
 	}{
-		{CompressionOptions{}, "permessage-deflate"},
-		{CompressionOptions{ServerNoContextTakeover: true}, "permessage-deflate; server_no_context_takeover"},
-		{CompressionOptions{ClientNoContextTakeover: true}, "permessage-deflate; client_no_context_takeover"},
-		{CompressionOptions{ServerMaxWindowBits: 10}, "permessage-deflate; server_max_window_bits=10"},
+		// §7.1.2.2: by default we offer client_max_window_bits without a
+		// value, since we can honour any window the server picks.
+		{CompressionOptions{}, "permessage-deflate; client_max_window_bits"},
+		{CompressionOptions{OmitClientMaxWindowBits: true}, "permessage-deflate"},
+		{CompressionOptions{ServerNoContextTakeover: true}, "permessage-deflate; server_no_context_takeover; client_max_window_bits"},
+		{CompressionOptions{ClientNoContextTakeover: true, OmitClientMaxWindowBits: true}, "permessage-deflate; client_no_context_takeover"},
+		{CompressionOptions{ServerMaxWindowBits: 10}, "permessage-deflate; server_max_window_bits=10; client_max_window_bits"},
+		{CompressionOptions{ClientMaxWindowBits: 12, OmitClientMaxWindowBits: true}, "permessage-deflate; client_max_window_bits=12"},
 		{CompressionOptions{ClientMaxWindowBits: 15}, "permessage-deflate; client_max_window_bits=15"},
 		{CompressionOptions{ServerNoContextTakeover: true, ClientNoContextTakeover: true, ServerMaxWindowBits: 8, ClientMaxWindowBits: 9, Level: 9, Threshold: -1},
 			"permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=8; client_max_window_bits=9"},
@@ -465,9 +224,15 @@ func TestServerNegotiation(t *testing.T) {
 	type want struct {
 		resp                        string
 		writeTakeover, readTakeover bool
-		level                       int
+		level, window               int
 	}
-	accept := func(resp string, wt, rt bool, level int) want { return want{resp, wt, rt, level} }
+	accept := func(resp string, wt, rt bool, level int, window ...int) want {
+		w := want{resp, wt, rt, level, windowSize}
+		if len(window) > 0 {
+			w.window = window[0]
+		}
+		return w
+	}
 	decline := want{}
 	const pmd = "permessage-deflate"
 	for _, tc := range []struct {
@@ -485,12 +250,15 @@ func TestServerNegotiation(t *testing.T) {
 		// §7.1.1.2: the client's hint is echoed; the server may also ask.
 		{CompressionOptions{}, []string{pmd + "; client_no_context_takeover"}, accept(pmd+"; client_no_context_takeover", true, false, 1)},
 		{CompressionOptions{ClientNoContextTakeover: true}, []string{pmd}, accept(pmd+"; client_no_context_takeover", true, false, 1)},
-		// §7.1.2.1: the same or a smaller value; below 15 we send Huffman-only.
+		// ... unless told to ignore the hint (and so keep the client's window).
+		{CompressionOptions{IgnoreClientNoContextTakeoverHint: true}, []string{pmd + "; client_no_context_takeover"}, accept(pmd, true, true, 1)},
+		{CompressionOptions{IgnoreClientNoContextTakeoverHint: true, ClientNoContextTakeover: true}, []string{pmd + "; client_no_context_takeover"}, accept(pmd+"; client_no_context_takeover", true, false, 1)},
+		// §7.1.2.1: the same or a smaller value, which bounds our references.
 		{CompressionOptions{}, []string{pmd + "; server_max_window_bits=15"}, accept(pmd+"; server_max_window_bits=15", true, true, 1)},
-		{CompressionOptions{}, []string{pmd + "; server_max_window_bits=10"}, accept(pmd+"; server_max_window_bits=10", true, true, flate.HuffmanOnly)},
-		{CompressionOptions{}, []string{pmd + `; server_max_window_bits="9"`}, accept(pmd+"; server_max_window_bits=9", true, true, flate.HuffmanOnly)},
-		{CompressionOptions{ServerMaxWindowBits: 12}, []string{pmd + "; server_max_window_bits=14"}, accept(pmd+"; server_max_window_bits=12", true, true, flate.HuffmanOnly)},
-		{CompressionOptions{ServerMaxWindowBits: 12}, []string{pmd + "; server_max_window_bits=9"}, accept(pmd+"; server_max_window_bits=9", true, true, flate.HuffmanOnly)},
+		{CompressionOptions{}, []string{pmd + "; server_max_window_bits=10"}, accept(pmd+"; server_max_window_bits=10", true, true, 1, 1<<10)},
+		{CompressionOptions{}, []string{pmd + `; server_max_window_bits="9"`}, accept(pmd+"; server_max_window_bits=9", true, true, 1, 1<<9)},
+		{CompressionOptions{ServerMaxWindowBits: 12}, []string{pmd + "; server_max_window_bits=14"}, accept(pmd+"; server_max_window_bits=12", true, true, 1, 1<<12)},
+		{CompressionOptions{ServerMaxWindowBits: 12}, []string{pmd + "; server_max_window_bits=9"}, accept(pmd+"; server_max_window_bits=9", true, true, 1, 1<<9)},
 		{CompressionOptions{ServerMaxWindowBits: 15}, []string{pmd}, accept(pmd+"; server_max_window_bits=15", true, true, 1)},
 		// §7.1.2.2: answered only when offered, with no larger a value.
 		{CompressionOptions{ClientMaxWindowBits: 10}, []string{pmd + "; client_max_window_bits"}, accept(pmd+"; client_max_window_bits=10", true, true, 1)},
@@ -528,6 +296,7 @@ func TestServerNegotiation(t *testing.T) {
 		assert.Equal(t, tc.want.writeTakeover, ds.writeTakeover, "%q: our context takeover", tc.offers)
 		assert.Equal(t, tc.want.readTakeover, ds.readTakeover, "%q: the client's context takeover", tc.offers)
 		assert.Equal(t, tc.want.level, ds.level, "%q: level", tc.offers)
+		assert.Equal(t, tc.want.window, ds.writeWindow, "%q: our window", tc.offers)
 		// Whatever we answer must be a valid response (§7.1) that the
 		// offering client accepts.
 		els, err := parseExtensions([]string{resp})
@@ -548,32 +317,38 @@ func TestClientNegotiation(t *testing.T) {
 	const pmd = "permessage-deflate"
 	type want struct {
 		writeTakeover, readTakeover bool
-		level                       int
+		window                      int // ours
 	}
+	const full = windowSize
 	for _, tc := range []struct {
 		opts CompressionOptions
 		resp []string
 		want want
 	}{
-		{CompressionOptions{}, []string{pmd}, want{true, true, 1}},
-		{CompressionOptions{}, []string{"Permessage-Deflate"}, want{true, true, 1}},
+		{CompressionOptions{}, []string{pmd}, want{true, true, full}},
+		{CompressionOptions{}, []string{"Permessage-Deflate"}, want{true, true, full}},
 		// §7.1.1.1: a server may refuse takeover for itself unasked.
-		{CompressionOptions{}, []string{pmd + "; server_no_context_takeover"}, want{true, false, 1}},
-		{CompressionOptions{ServerNoContextTakeover: true}, []string{pmd + "; server_no_context_takeover"}, want{true, false, 1}},
+		{CompressionOptions{}, []string{pmd + "; server_no_context_takeover"}, want{true, false, full}},
+		{CompressionOptions{ServerNoContextTakeover: true}, []string{pmd + "; server_no_context_takeover"}, want{true, false, full}},
 		// §7.1.1.2: the server may forbid our takeover; our own hint holds anyway.
-		{CompressionOptions{}, []string{pmd + "; client_no_context_takeover"}, want{false, true, 1}},
-		{CompressionOptions{ClientNoContextTakeover: true}, []string{pmd}, want{false, true, 1}},
+		{CompressionOptions{}, []string{pmd + "; client_no_context_takeover"}, want{false, true, full}},
+		{CompressionOptions{ClientNoContextTakeover: true}, []string{pmd}, want{false, true, full}},
 		// §7.1.2.1: the server may limit its own window unasked; we inflate any.
-		{CompressionOptions{}, []string{pmd + "; server_max_window_bits=8"}, want{true, true, 1}},
-		{CompressionOptions{ServerMaxWindowBits: 10}, []string{pmd + "; server_max_window_bits=10"}, want{true, true, 1}},
-		{CompressionOptions{ServerMaxWindowBits: 10}, []string{pmd + "; server_max_window_bits=9"}, want{true, true, 1}},
-		// §7.1.2.2: a limit on our window is honoured with Huffman-only
-		// output; our own offered value binds us even if not answered.
-		{CompressionOptions{ClientMaxWindowBits: 15}, []string{pmd + "; client_max_window_bits=15"}, want{true, true, 1}},
-		{CompressionOptions{ClientMaxWindowBits: 15}, []string{pmd + "; client_max_window_bits=10"}, want{true, true, flate.HuffmanOnly}},
-		{CompressionOptions{ClientMaxWindowBits: 15}, []string{pmd}, want{true, true, 1}},
-		{CompressionOptions{ClientMaxWindowBits: 11}, []string{pmd}, want{true, true, flate.HuffmanOnly}},
-		{CompressionOptions{Level: -1}, []string{pmd + `; server_max_window_bits="12"`}, want{true, true, -1}},
+		{CompressionOptions{}, []string{pmd + "; server_max_window_bits=8"}, want{true, true, full}},
+		{CompressionOptions{ServerMaxWindowBits: 10}, []string{pmd + "; server_max_window_bits=10"}, want{true, true, full}},
+		{CompressionOptions{ServerMaxWindowBits: 10}, []string{pmd + "; server_max_window_bits=9"}, want{true, true, full}},
+		// §7.1.2.2: a limit on our window is honoured (deflate_window.go);
+		// our own offered value binds us even if not answered.
+		{CompressionOptions{ClientMaxWindowBits: 15}, []string{pmd + "; client_max_window_bits=15"}, want{true, true, full}},
+		{CompressionOptions{ClientMaxWindowBits: 15}, []string{pmd + "; client_max_window_bits=10"}, want{true, true, 1 << 10}},
+		// By default we offered client_max_window_bits bare: any answer
+		// from 8 to 15 is honoured.
+		{CompressionOptions{}, []string{pmd + "; client_max_window_bits=8"}, want{true, true, 1 << 8}},
+		{CompressionOptions{}, []string{pmd + "; client_max_window_bits=9; client_no_context_takeover"}, want{false, true, 1 << 9}},
+		{CompressionOptions{}, []string{pmd + "; client_max_window_bits=15"}, want{true, true, full}},
+		{CompressionOptions{ClientMaxWindowBits: 15}, []string{pmd}, want{true, true, full}},
+		{CompressionOptions{ClientMaxWindowBits: 11}, []string{pmd}, want{true, true, 1 << 11}},
+		{CompressionOptions{Level: -1}, []string{pmd + `; server_max_window_bits="12"`}, want{true, true, full}},
 		// An empty header accepts nothing.
 		{CompressionOptions{}, []string{""}, want{}},
 	} {
@@ -584,7 +359,7 @@ func TestClientNegotiation(t *testing.T) {
 			continue
 		}
 		require.NotNil(t, ds)
-		assert.Equal(t, tc.want, want{ds.writeTakeover, ds.readTakeover, ds.level}, "%+v %q", tc.opts, tc.resp)
+		assert.Equal(t, tc.want, want{ds.writeTakeover, ds.readTakeover, ds.writeWindow}, "%+v %q", tc.opts, tc.resp)
 	}
 	for _, tc := range []struct {
 		opts CompressionOptions
@@ -596,17 +371,17 @@ func TestClientNegotiation(t *testing.T) {
 		{CompressionOptions{}, []string{pmd + ", x-other"}}, // not offered
 		{CompressionOptions{}, []string{pmd + "; foo"}},     // unknown parameter
 		{CompressionOptions{}, []string{pmd + "; server_no_context_takeover; server_no_context_takeover"}},
-		{CompressionOptions{}, []string{pmd + "; client_no_context_takeover=1"}},                     // takes no value
-		{CompressionOptions{}, []string{pmd + "; server_max_window_bits"}},                           // value required
-		{CompressionOptions{}, []string{pmd + "; server_max_window_bits=7"}},                         // out of range
-		{CompressionOptions{}, []string{pmd + "; server_max_window_bits=016"}},                       // leading zero
-		{CompressionOptions{}, []string{pmd + "; client_max_window_bits=10"}},                        // not offered
-		{CompressionOptions{ClientMaxWindowBits: 10}, []string{pmd + "; client_max_window_bits"}},    // value required in a response
-		{CompressionOptions{ClientMaxWindowBits: 10}, []string{pmd + "; client_max_window_bits=11"}}, // larger than offered
-		{CompressionOptions{ServerMaxWindowBits: 10}, []string{pmd}},                                 // limit not accepted
-		{CompressionOptions{ServerMaxWindowBits: 10}, []string{pmd + "; server_max_window_bits=11"}}, // larger than asked
-		{CompressionOptions{ServerNoContextTakeover: true}, []string{pmd}},                           // not accepted
-		{CompressionOptions{}, []string{pmd + `; server_max_window_bits="1 0"`}},                     // bad syntax
+		{CompressionOptions{}, []string{pmd + "; client_no_context_takeover=1"}},                           // takes no value
+		{CompressionOptions{}, []string{pmd + "; server_max_window_bits"}},                                 // value required
+		{CompressionOptions{}, []string{pmd + "; server_max_window_bits=7"}},                               // out of range
+		{CompressionOptions{}, []string{pmd + "; server_max_window_bits=016"}},                             // leading zero
+		{CompressionOptions{OmitClientMaxWindowBits: true}, []string{pmd + "; client_max_window_bits=10"}}, // not offered
+		{CompressionOptions{ClientMaxWindowBits: 10}, []string{pmd + "; client_max_window_bits"}},          // value required in a response
+		{CompressionOptions{ClientMaxWindowBits: 10}, []string{pmd + "; client_max_window_bits=11"}},       // larger than offered
+		{CompressionOptions{ServerMaxWindowBits: 10}, []string{pmd}},                                       // limit not accepted
+		{CompressionOptions{ServerMaxWindowBits: 10}, []string{pmd + "; server_max_window_bits=11"}},       // larger than asked
+		{CompressionOptions{ServerNoContextTakeover: true}, []string{pmd}},                                 // not accepted
+		{CompressionOptions{}, []string{pmd + `; server_max_window_bits="1 0"`}},                           // bad syntax
 	} {
 		ds, err := tc.opts.clientAccept(tc.resp, RoleClient)
 		assert.Error(t, err, "%+v %q", tc.opts, tc.resp)
@@ -620,7 +395,7 @@ func TestClientNegotiation(t *testing.T) {
 // matching the peers' compressors').
 func TestNegotiationMatrix(t *testing.T) {
 	var all []CompressionOptions
-	for mask := range 16 {
+	for mask := range 32 {
 		o := CompressionOptions{
 			ServerNoContextTakeover: mask&1 != 0,
 			ClientNoContextTakeover: mask&2 != 0,
@@ -632,6 +407,10 @@ func TestNegotiationMatrix(t *testing.T) {
 		if mask&8 != 0 {
 			o.ClientMaxWindowBits = 11
 		}
+		// The fifth option means one thing to a client and another to a
+		// server; each side ignores the other's.
+		o.OmitClientMaxWindowBits = mask&16 != 0
+		o.IgnoreClientNoContextTakeoverHint = mask&16 != 0
 		all = append(all, o)
 	}
 	rng := rand.New(rand.NewPCG(7, 7))
@@ -653,11 +432,19 @@ func TestNegotiationMatrix(t *testing.T) {
 			assert.True(t, cp.ClientNoContextTakeover || !sp.ClientNoContextTakeover, desc)
 			assert.Equal(t, co.ServerNoContextTakeover || so.ServerNoContextTakeover, cp.ServerNoContextTakeover, desc)
 			assert.Equal(t, co.ClientNoContextTakeover || so.ClientNoContextTakeover, cp.ClientNoContextTakeover, desc)
-			// Our windows are honoured: below 15 bits, Huffman-only.
-			limitedClient := cp.ClientMaxWindowBits != 0 && cp.ClientMaxWindowBits < 15
-			limitedServer := sp.ServerMaxWindowBits != 0 && sp.ServerMaxWindowBits < 15
-			assert.Equal(t, limitedClient, c.compression.level == flate.HuffmanOnly, desc)
-			assert.Equal(t, limitedServer, s.compression.level == flate.HuffmanOnly, desc)
+			assert.Equal(t, co.ClientNoContextTakeover && !so.IgnoreClientNoContextTakeoverHint || so.ClientNoContextTakeover, sp.ClientNoContextTakeover, desc)
+			// §7.1.2.2: the server limits the client's window only if the
+			// client offered client_max_window_bits (by default it does).
+			if so.ClientMaxWindowBits != 0 && (co.ClientMaxWindowBits != 0 || !co.OmitClientMaxWindowBits) {
+				assert.Equal(t, min(so.ClientMaxWindowBits, cmp.Or(co.ClientMaxWindowBits, 15)), cp.ClientMaxWindowBits, desc)
+			} else {
+				assert.Equal(t, co.ClientMaxWindowBits, cp.ClientMaxWindowBits, desc)
+			}
+			// Each side compresses within the window the other keeps.
+			assert.Equal(t, sendWindow(cp.ClientMaxWindowBits), c.compression.writeWindow, desc)
+			assert.Equal(t, sendWindow(sp.ServerMaxWindowBits), s.compression.writeWindow, desc)
+			assert.LessOrEqual(t, c.compression.writeWindow, s.compression.readWindow, desc)
+			assert.LessOrEqual(t, s.compression.writeWindow, c.compression.readWindow, desc)
 			for i := range 2 {
 				msg := append(base[i*100:], byte(i))
 				require.NoError(t, c.WriteMessage(OpBinary, msg))
@@ -709,7 +496,6 @@ func scriptedServer(t *testing.T, ext []string) string {
 func TestDialFailsOnBadExtensionResponse(t *testing.T) {
 	for _, ext := range [][]string{
 		{"permessage-deflate; foo"},
-		{"permessage-deflate; client_max_window_bits=10"},
 		{"permessage-deflate, permessage-deflate"},
 		{"permessage-deflate; server_max_window_bits=20"},
 		{"x-other"},
@@ -803,7 +589,7 @@ func TestCompressedFramesOnWire(t *testing.T) {
 			assert.False(t, bytes.HasSuffix(payload, deflateTail), "§7.2.1: the 00 00 ff ff tail is removed")
 			st, err := refInflate(nil, payload)
 			require.NoError(t, err)
-			assert.Equal(t, big, st.out)
+			assert.Equal(t, big, st.Out)
 
 			// Under the threshold: sent as is, RSV1 clear.
 			require.NoError(t, c.WriteMessage(OpBinary, big[:63]))
@@ -846,7 +632,7 @@ func TestCompressedFramesOnWire(t *testing.T) {
 			assert.False(t, bytes.HasSuffix(joined, deflateTail))
 			st, err = refInflate(nil, joined)
 			require.NoError(t, err)
-			assert.Equal(t, noise, st.out)
+			assert.Equal(t, noise, st.Out)
 
 			// Empty messages still carry a valid compressed payload, one
 			// octet 0x00 (§7.2.3.6), whichever way they are written.
@@ -885,7 +671,7 @@ func TestContextTakeoverHistoryHoldsOnlyCompressedMessages(t *testing.T) {
 					require.Equal(t, Rsv1, h.Rsv)
 					st, err := refInflate(hist, payload)
 					require.NoError(t, err, "the peer's inflater, whose window holds only compressed messages, must decode it")
-					require.Equal(t, msg, st.out)
+					require.Equal(t, msg, st.Out)
 					hist = append(hist, msg...)
 					return st
 				}
@@ -920,7 +706,7 @@ func TestContextTakeoverHistoryHoldsOnlyCompressedMessages(t *testing.T) {
 						require.NoError(t, c.WriteMessage(OpText, b))
 					}
 					st := expect(b)
-					assert.Positive(t, st.intoHist, "context takeover is in effect: the message refers to earlier ones")
+					assert.Positive(t, st.IntoHist, "context takeover is in effect: the message refers to earlier ones")
 				}
 			})
 		}
@@ -939,40 +725,9 @@ func TestNoContextTakeoverMessagesStandAlone(t *testing.T) {
 			_, payload := p.next()
 			st, err := refInflate(nil, payload)
 			require.NoError(t, err, "message %d must decode with an empty window", i)
-			assert.Equal(t, a, st.out)
+			assert.Equal(t, a, st.Out)
 		}
 		assert.Nil(t, c.compression.own, "no per-connection compressor without takeover")
-	}
-}
-
-// RFC 7692 §7.1.2: when the peer limits our window below 15 bits, what we
-// send has no back-references at all (Huffman-only), with and without
-// context takeover, so it fits any window; and it still compresses.
-func TestLimitedWindowSendsHuffmanOnly(t *testing.T) {
-	for _, role := range []Role{RoleClient, RoleServer} {
-		for _, takeover := range []bool{true, false} {
-			params := deflateParams{serverNoContextTakeover: !takeover, clientNoContextTakeover: !takeover}
-			if role == RoleClient {
-				params.clientMaxWindowBits = 8
-			} else {
-				params.serverMaxWindowBits = 9
-			}
-			c, p := newDeflatePeer(t, role, nil, CompressionOptions{Level: 9}, params)
-			rng := rand.New(rand.NewPCG(4, 4))
-			a := bytes.Repeat(randText(rng, 1000), 4)
-			var hist []byte
-			for i := range 3 {
-				require.NoError(t, c.WriteMessage(OpText, a))
-				h, payload := p.next()
-				require.Equal(t, Rsv1, h.Rsv)
-				st, err := refInflate(hist, payload)
-				require.NoError(t, err)
-				require.Equal(t, a, st.out)
-				assert.Zero(t, st.matches, "%s takeover=%v message %d: no back-references", role, takeover, i)
-				assert.Less(t, len(payload), len(a)*7/10, "Huffman coding still saves on text")
-				hist = append(hist, a...)
-			}
-		}
 	}
 }
 
@@ -990,7 +745,7 @@ func TestDeflateMemoryState(t *testing.T) {
 		require.Equal(t, big, got)
 		assert.Nil(t, pair[0].compression.own)
 		assert.Nil(t, pair[1].compression.inf, "the inflater goes back to the pool after the message")
-		assert.Nil(t, pair[1].compression.win, "no window is kept without takeover")
+		assert.Nil(t, pair[1].compression.rwin.buf, "no window is kept without takeover")
 		assert.LessOrEqual(t, cap(pair[0].compression.sink.buf), maxKeptDeflateBuf)
 	}
 	c, s = deflatePair(t, Options{Compression: &CompressionOptions{}}, Options{Compression: &CompressionOptions{}})
@@ -999,8 +754,19 @@ func TestDeflateMemoryState(t *testing.T) {
 	require.NoError(t, err)
 	assert.NotNil(t, c.compression.own, "under takeover the compressor stays with the connection")
 	assert.Nil(t, s.compression.inf)
-	assert.Len(t, s.compression.dict(), windowSize)
-	assert.Equal(t, big[len(big)-windowSize:], s.compression.dict())
+	assert.Equal(t, big[len(big)-windowSize:], s.compression.rwin.appendTo(nil))
+	assert.Len(t, s.compression.rwin.buf, windowSize, "the peer's window, no more")
+	assert.Equal(t, big[len(big)-rebuildHistory:], c.compression.whist.appendTo(nil), "our own: rebuildHistory")
+	assert.Nil(t, c.compression.sink.buf, "the output buffer went back to its pool")
+
+	// A server that limited the client's window keeps only that much.
+	c, s = deflatePair(t, Options{Compression: &CompressionOptions{}}, Options{Compression: &CompressionOptions{ClientMaxWindowBits: 9}})
+	require.NoError(t, c.WriteMessage(OpBinary, big[:5000]))
+	_, got, err := s.ReadMessage()
+	require.NoError(t, err)
+	require.Equal(t, big[:5000], got)
+	assert.Len(t, s.compression.rwin.buf, 1<<9)
+	assert.LessOrEqual(t, cap(c.compression.seg.win), 1<<9, "the client's history is its window")
 }
 
 // ---- Decompressing (RFC 7692 §7.2.2) ----
@@ -1244,7 +1010,7 @@ func bombPayload(zeros int) []byte {
 	bits(18-4, 4)    // HCLEN: code length codes up to '1' in the order below
 	// Code length code lengths, in RFC 1951 order 16 17 18 0 8 7 9 6 10 5
 	// 11 4 12 3 13 2 14 1: symbol 18 gets 1 bit, symbols 1 and 2 get 2.
-	for _, sym := range refCLOrder[:18] {
+	for _, sym := range inflatecheck.CodeLengthOrder[:18] {
 		switch sym {
 		case 18:
 			bits(1, 3)

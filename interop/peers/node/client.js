@@ -2,6 +2,7 @@
 // Interoperability peer client for plainws, built on the npm package `ws`.
 //
 // Usage: node client.js <url> [--deflate] [--no-context-takeover] [--mode echo|wait-close]
+//          [--server-max-window-bits N] [--client-max-window-bits N] [--window-payloads] [--max-size N]
 //
 // echo mode checks, step by step, that the server at <url> echoes every message with
 // identical bytes and type, answers a ping, and completes the closing handshake.
@@ -9,23 +10,32 @@
 // The output format is shared with interop/peers/python/client.py (see interop/README.md).
 'use strict';
 
+const crypto = require('crypto');
 const WebSocket = require('ws');
 
 const MAX_MESSAGE = 128 * 1024 * 1024;
 const OVERALL_TIMEOUT_MS = 30 * 1000;
-const SIZES = [0, 125, 126, 65535, 65536, 1024 * 1024];
+let SIZES = [0, 125, 126, 65535, 65536, 1024 * 1024];
+let randomBinary = false; // --window-payloads
 
 function usage(msg) {
-  process.stderr.write(`client.js: ${msg}\nusage: node client.js <url> [--deflate] [--no-context-takeover] [--mode echo|wait-close]\n`);
+  process.stderr.write(`client.js: ${msg}\nusage: node client.js <url> [--deflate] [--no-context-takeover] [--mode echo|wait-close] [--server-max-window-bits N] [--client-max-window-bits N] [--window-payloads] [--max-size N]\n`);
   process.exit(2);
 }
 
 function parseArgs(argv) {
-  const opts = { url: null, deflate: false, noContextTakeover: false, mode: 'echo' };
+  const opts = { url: null, deflate: false, noContextTakeover: false, mode: 'echo', serverMaxWindowBits: 0, clientMaxWindowBits: 0, windowPayloads: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--deflate') opts.deflate = true;
     else if (a === '--no-context-takeover') opts.noContextTakeover = true;
+    else if (a === '--window-payloads') opts.windowPayloads = true;
+    else if (a === '--max-size') opts.maxSize = Number(argv[++i]);
+    else if (a === '--server-max-window-bits' || a === '--client-max-window-bits') {
+      const bits = Number(argv[++i]);
+      if (!Number.isInteger(bits) || bits < 8 || bits > 15) usage(`bad ${a} ${argv[i]}`);
+      opts[a === '--server-max-window-bits' ? 'serverMaxWindowBits' : 'clientMaxWindowBits'] = bits;
+    }
     else if (a === '--mode') {
       opts.mode = argv[++i];
       if (opts.mode !== 'echo' && opts.mode !== 'wait-close') usage(`bad --mode ${opts.mode}`);
@@ -130,7 +140,7 @@ async function runEcho(ws, inbox) {
   for (const isBinary of [false, true]) {
     for (const size of SIZES) {
       const step = `${isBinary ? 'binary' : 'text'}-${size}`;
-      const payload = isBinary ? binaryOfSize(size) : textOfSize(size);
+      const payload = isBinary ? (randomBinary ? crypto.randomBytes(size) : binaryOfSize(size)) : textOfSize(size);
       ws.send(payload, { binary: isBinary });
       await expectEcho(inbox, step, payload, isBinary);
       console.log(`OK ${step}`);
@@ -213,6 +223,10 @@ function connect(opts) {
       perMessageDeflate.clientNoContextTakeover = true;
       perMessageDeflate.serverNoContextTakeover = true;
     }
+    // RFC 7692 §7.1.2: ws offers client_max_window_bits by default; these
+    // pin our value and ask the server to limit its window.
+    if (opts.clientMaxWindowBits) perMessageDeflate.clientMaxWindowBits = opts.clientMaxWindowBits;
+    if (opts.serverMaxWindowBits) perMessageDeflate.serverMaxWindowBits = opts.serverMaxWindowBits;
   }
   const ws = new WebSocket(opts.url, { perMessageDeflate, maxPayload: MAX_MESSAGE });
   const inbox = new Inbox(ws);
@@ -228,6 +242,12 @@ function connect(opts) {
 
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
+  if (opts.windowPayloads) {
+    // The sizes of plainws issue 13, binary ones random.
+    SIZES = [0, 1, 300, 5 * 1024, 1024 * 1024];
+    randomBinary = true;
+  }
+  if (opts.maxSize) SIZES = SIZES.filter((n) => n <= opts.maxSize);
   const timer = setTimeout(() => {
     console.log(`FAIL timeout no result within ${OVERALL_TIMEOUT_MS / 1000}s`);
     process.exit(1);

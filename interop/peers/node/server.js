@@ -2,6 +2,7 @@
 // Interoperability peer server for plainws, built on the npm package `ws`.
 //
 // Usage: node server.js --port 0 [--deflate] [--no-context-takeover]
+//          [--server-max-window-bits N] [--client-max-window-bits N]
 //
 // Listens on 127.0.0.1 only, prints "LISTENING <port>" once ready, and answers the
 // command protocol described in interop/README.md. Behaviour is kept identical to
@@ -16,7 +17,7 @@ const MAX_MESSAGE = 128 * 1024 * 1024;
 const MAX_FRAGMENTS_TOTAL = 64 * 1024 * 1024;
 
 function parseArgs(argv) {
-  const opts = { port: 0, deflate: false, noContextTakeover: false };
+  const opts = { port: 0, deflate: false, noContextTakeover: false, serverMaxWindowBits: 0, clientMaxWindowBits: 0 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--port') {
@@ -28,6 +29,10 @@ function parseArgs(argv) {
       opts.deflate = true;
     } else if (a === '--no-context-takeover') {
       opts.noContextTakeover = true;
+    } else if (a === '--server-max-window-bits' || a === '--client-max-window-bits') {
+      const bits = Number(argv[++i]);
+      if (!Number.isInteger(bits) || bits < 8 || bits > 15) usage(`bad ${a} ${argv[i]}`);
+      opts[a === '--server-max-window-bits' ? 'serverMaxWindowBits' : 'clientMaxWindowBits'] = bits;
     } else {
       usage(`unknown argument ${a}`);
     }
@@ -36,7 +41,7 @@ function parseArgs(argv) {
 }
 
 function usage(msg) {
-  process.stderr.write(`server.js: ${msg}\nusage: node server.js --port 0 [--deflate] [--no-context-takeover]\n`);
+  process.stderr.write(`server.js: ${msg}\nusage: node server.js --port 0 [--deflate] [--no-context-takeover] [--server-max-window-bits N] [--client-max-window-bits N]\n`);
   process.exit(2);
 }
 
@@ -61,6 +66,10 @@ function main() {
       perMessageDeflate.serverNoContextTakeover = true;
       perMessageDeflate.clientNoContextTakeover = true;
     }
+    // RFC 7692 §7.1.2: limit our own window, and answer the client's
+    // client_max_window_bits offer with this value.
+    if (opts.serverMaxWindowBits) perMessageDeflate.serverMaxWindowBits = opts.serverMaxWindowBits;
+    if (opts.clientMaxWindowBits) perMessageDeflate.clientMaxWindowBits = opts.clientMaxWindowBits;
   }
 
   const wss = new WebSocketServer({

@@ -2,6 +2,7 @@
 """Interoperability peer client for plainws, built on Python's `websockets`.
 
 Usage: /usr/bin/python3 client.py <url> [--deflate] [--no-context-takeover] [--mode echo|wait-close]
+       [--server-max-window-bits N] [--client-max-window-bits N] [--window-payloads] [--max-size N]
 
 Written for Debian's python3-websockets (10.x, the legacy asyncio API). echo mode checks,
 step by step, that the server at <url> echoes every message with identical bytes and type,
@@ -11,6 +12,7 @@ sends until the server closes. Output matches interop/peers/node/client.js (inte
 
 import argparse
 import asyncio
+import os
 import sys
 
 import websockets
@@ -156,12 +158,14 @@ async def run_wait_close(ws):
 async def run(args):
     extensions = None
     if args.deflate:
-        if args.no_context_takeover:
-            factory = ClientPerMessageDeflateFactory(
-                server_no_context_takeover=True, client_no_context_takeover=True
-            )
-        else:
-            factory = ClientPerMessageDeflateFactory(client_max_window_bits=True)
+        # RFC 7692 §7.1.2: offer client_max_window_bits (with a value if
+        # given), and ask the server to limit its window if told to.
+        factory = ClientPerMessageDeflateFactory(
+            server_no_context_takeover=args.no_context_takeover,
+            client_no_context_takeover=args.no_context_takeover,
+            server_max_window_bits=args.server_max_window_bits,
+            client_max_window_bits=args.client_max_window_bits or True,
+        )
         extensions = [factory]
     try:
         ws = await websockets.connect(
@@ -189,7 +193,18 @@ def main():
     parser.add_argument("--deflate", action="store_true")
     parser.add_argument("--no-context-takeover", action="store_true")
     parser.add_argument("--mode", choices=["echo", "wait-close"], default="echo")
+    parser.add_argument("--server-max-window-bits", type=int, choices=range(8, 16))
+    parser.add_argument("--client-max-window-bits", type=int, choices=range(8, 16))
+    parser.add_argument("--window-payloads", action="store_true")
+    parser.add_argument("--max-size", type=int, default=0)
     args = parser.parse_args()
+    global SIZES, binary_of_size
+    if args.window_payloads:
+        # The sizes of plainws issue 13, binary ones random.
+        SIZES = [0, 1, 300, 5 * 1024, 1024 * 1024]
+        binary_of_size = os.urandom
+    if args.max_size:
+        SIZES = [n for n in SIZES if n <= args.max_size]
     try:
         asyncio.run(asyncio.wait_for(run(args), OVERALL_TIMEOUT))
     except asyncio.TimeoutError:

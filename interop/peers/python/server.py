@@ -2,6 +2,7 @@
 """Interoperability peer server for plainws, built on Python's `websockets`.
 
 Usage: /usr/bin/python3 server.py --port 0 [--deflate] [--no-context-takeover]
+       [--server-max-window-bits N] [--client-max-window-bits N]
 
 Written for Debian's python3-websockets (10.x, the legacy asyncio API). Listens on
 127.0.0.1 only, prints "LISTENING <port>" once ready, and answers the command protocol
@@ -156,14 +157,20 @@ async def main():
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--deflate", action="store_true")
     parser.add_argument("--no-context-takeover", action="store_true")
+    parser.add_argument("--server-max-window-bits", type=int, choices=range(8, 16))
+    parser.add_argument("--client-max-window-bits", type=int, choices=range(8, 16))
     args = parser.parse_args()
 
     extensions = None
     if args.deflate:
+        # RFC 7692 §7.1.2: limit our own window, and require the client to
+        # limit its window to this value.
         extensions = [
             ServerPerMessageDeflateFactory(
                 server_no_context_takeover=args.no_context_takeover,
                 client_no_context_takeover=args.no_context_takeover,
+                server_max_window_bits=args.server_max_window_bits,
+                client_max_window_bits=args.client_max_window_bits,
             )
         ]
 
