@@ -85,7 +85,7 @@ func NewUpgradeServerConn(loop []byte) *ReplayConn {
 // NewDeflateServerConn is NewUpgradeServerConn for a client that offers
 // permessage-deflate: it accepts the client's first offer as it stands (RFC
 // 7692 §5, §7.1), so both ends agree on the parameters the client asked
-// for. The offer must not carry client_max_window_bits without a value.
+// for (but for a client_max_window_bits without a value, see acceptOffer).
 func NewDeflateServerConn(loop []byte) *ReplayConn {
 	c := NewUpgradeServerConn(loop)
 	c.deflate = true
@@ -189,11 +189,25 @@ func (c *ReplayConn) collectRequest(p []byte) {
 	}
 	resp := UpgradeResponse(requestHeader(c.req[:end], "Sec-WebSocket-Key"))
 	if offer, _, _ := strings.Cut(requestHeader(c.req[:end], "Sec-WebSocket-Extensions"), ","); c.deflate && offer != "" {
-		resp = strings.TrimSuffix(resp, "\r\n") + "Sec-WebSocket-Extensions: " + strings.TrimSpace(offer) + "\r\n\r\n"
+		resp = strings.TrimSuffix(resp, "\r\n") + "Sec-WebSocket-Extensions: " + acceptOffer(offer) + "\r\n\r\n"
 	}
 	c.pending = []byte(resp)
 	c.req = nil
 	close(c.answered)
+}
+
+// acceptOffer turns a permessage-deflate offer into the answer that accepts
+// it as it stands, except a client_max_window_bits without a value: that only
+// says the client could limit its window (RFC 7692 §7.1.2.2), and an answer
+// carrying it must give a value, so the answer leaves it out.
+func acceptOffer(offer string) string {
+	var kept []string
+	for p := range strings.SplitSeq(offer, ";") {
+		if p = strings.TrimSpace(p); p != "" && !strings.EqualFold(p, "client_max_window_bits") {
+			kept = append(kept, p)
+		}
+	}
+	return strings.Join(kept, "; ")
 }
 
 // requestHeader finds a header's value in a request head.
