@@ -2,13 +2,13 @@ package bench
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -35,6 +35,51 @@ type IdleHandler func(upgraded func()) http.Handler
 // server pays for it too): B/conn, heap-B/conn and stack-B/conn, as
 // MeasureIdle does for clients. Run it with -benchtime=1x.
 func MeasureIdleServer(b *testing.B, handler IdleHandler) {
+	measureIdleServe(b, func(ln net.Listener, upgraded func()) func() {
+		srv := &http.Server{
+			Handler:           handler(upgraded),
+			ReadHeaderTimeout: 10 * time.Second,
+			MaxHeaderBytes:    16 << 10,
+		}
+		go func() { _ = srv.Serve(ln) }()
+		return func() { _ = srv.Close() }
+	})
+}
+
+// MeasureIdleServerConn is MeasureIdleServer without net/http: a plain
+// accept loop hands each connection to Upgrader.UpgradeConn in a goroutine
+// of its own, which then parks in ReadMessageInto. It is what a server
+// that needs the least memory per connection does, and shows how much of
+// MeasureIdleServer's figure is net/http's.
+func MeasureIdleServerConn(b *testing.B) {
+	measureIdleServe(b, func(ln net.Listener, upgraded func()) func() {
+		up := &ws.Upgrader{}
+		go func() {
+			for {
+				nc, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				go func() {
+					c, _, err := up.UpgradeConn(context.Background(), nc, nil)
+					if err != nil {
+						_ = nc.Close()
+						return
+					}
+					defer c.CloseNow()
+					upgraded()
+					_, _, _ = c.ReadMessageInto(nil)
+				}()
+			}
+		}()
+		return func() { _ = ln.Close() }
+	})
+}
+
+// measureIdleServe is the measurement of MeasureIdleServer and
+// MeasureIdleServerConn: serve starts serving ln, calls upgraded once per
+// upgraded connection, and returns what stops it.
+func measureIdleServe(b *testing.B, serve func(ln net.Listener, upgraded func()) (stop func())) {
 	n := IdleConns()
 	if lim, err := RaiseFileLimit(n + 512); err != nil || lim < n+64 {
 		b.Fatalf("open-file limit %d too low for %d connections (%v); lower %s", lim, n, err, IdleConnsEnv)
@@ -44,15 +89,10 @@ func MeasureIdleServer(b *testing.B, handler IdleHandler) {
 		b.Fatal(err)
 	}
 	var upgraded atomic.Int64
-	srv := &http.Server{
-		Handler:           handler(func() { upgraded.Add(1) }),
-		ReadHeaderTimeout: 10 * time.Second,
-		MaxHeaderBytes:    16 << 10,
-	}
-	go func() { _ = srv.Serve(ln) }()
-	b.Cleanup(func() { _ = srv.Close() })
-
 	before := settledMemory()
+	stopServe := serve(ln, func() { upgraded.Add(1) })
+	b.Cleanup(stopServe)
+
 	start := time.Now()
 	stop := startIdleClients(b, ln.Addr().String(), n)
 	defer stop()
@@ -70,7 +110,6 @@ func MeasureIdleServer(b *testing.B, handler IdleHandler) {
 	b.ReportMetric(heap/float64(n), "heap-B/conn")
 	b.ReportMetric(stack/float64(n), "stack-B/conn")
 	b.ReportMetric((heap+stack)/float64(n), "B/conn")
-	runtime.KeepAlive(srv)
 }
 
 // startIdleClients runs the benchmark binary again as a client process that
@@ -162,5 +201,32 @@ func IdleHandlerWS(upgraded func()) http.Handler {
 		defer c.CloseNow()
 		upgraded()
 		_, _, _ = c.ReadMessageInto(nil)
+	})
+}
+
+// IdleHandlerFloor is the floor under every library's IdleHandler: it
+// hijacks the connection, writes the 101 response (RFC 6455 §4.2.2) by
+// hand, empties net/http's buffers as Upgrade does, and parks in a one-byte
+// Read of the bare connection. What it costs per connection is net/http's
+// state and the handler goroutine's stack, which no WebSocket library that
+// keeps its handler running can go below.
+func IdleHandlerFloor(upgraded func()) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		nc, brw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		defer nc.Close()
+		_ = nc.SetDeadline(time.Time{})
+		resp := "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+			"Sec-WebSocket-Accept: " + ws.AcceptKey(r.Header.Get("Sec-WebSocket-Key")) + "\r\n\r\n"
+		if _, err := io.WriteString(nc, resp); err != nil {
+			return
+		}
+		*brw.Reader = bufio.Reader{}
+		*brw.Writer = bufio.Writer{}
+		upgraded()
+		var one [1]byte
+		_, _ = nc.Read(one[:])
 	})
 }
