@@ -12,7 +12,8 @@ import (
 
 // BenchmarkIdleServer measures an idle server-side connection in each
 // library, accepted under net/http with its handler parked in the library's
-// read (see bench.MeasureIdleServer). Run it with -benchtime=1x.
+// read (see bench.MeasureIdleServer), beside net/http's own floor
+// (bench.IdleHandlerFloor). Run it with -benchtime=1x.
 func BenchmarkIdleServer(b *testing.B) {
 	for _, h := range []struct {
 		name    string
@@ -21,6 +22,7 @@ func BenchmarkIdleServer(b *testing.B) {
 		{"plainws", bench.IdleHandlerWS},
 		{"gorilla", idleHandlerGorilla},
 		{"coder", idleHandlerCoder},
+		{"floor", bench.IdleHandlerFloor}, // net/http alone: the least any of them can cost
 	} {
 		b.Run("idle/server/conn/"+h.name, func(b *testing.B) { bench.MeasureIdleServer(b, h.handler) })
 	}
