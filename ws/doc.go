@@ -23,6 +23,7 @@
 //	RFC 6455 §5, §6         conn.go       Conn, Options and the safe defaults
 //	RFC 6455 §5.4–§5.6, §6  read.go       reading: fragments, control frames, read limit
 //	RFC 6455 §5.2           readbuf.go    the read buffer: parsed in place, pooled, none held while idle
+//	RFC 6455 §5.2, §5.3     readstream.go NextReader and its reader: whole buffered headers and payload on fast paths
 //	RFC 6455 §5.4, §5.1     write.go      writing: masking, fragments, concurrent writers
 //	RFC 6455 §5.1, §5.3     writebatch.go WriteMessages: a queue of frames gathered into few writes
 //	RFC 6455 §5.5.2–§5.5.3  ping.go       Conn.Ping: a ping and the round-trip time of its pong
@@ -43,6 +44,17 @@
 // with WriteMessage, NextWriter (streaming, fragmented) or WriteControl.
 // Messages never interleave on the wire; control frames may pass between the
 // fragments of a streamed message.
+//
+// Every read call (and each Read of a NextReader's reader) takes the Conn's
+// read lock once and keeps nothing outside it, so what may run beside a
+// reader is exactly: writes, WriteControl and Ping from any goroutine (they
+// use the write locks); Close and CloseNow from any goroutine (Close reads
+// the peer's answer itself only if TryLock finds no reader, otherwise the
+// reader finishes the handshake); the Set* methods from the reading
+// goroutine, or from another one, where they wait for the read call in
+// progress to return; BytesReceived and BytesSent anywhere (atomics). A
+// second concurrent reader is misuse, but the lock serialises it: the
+// messages are split between the readers, none is corrupted.
 //
 // Pings are answered and close frames echoed inside the read path, so a
 // program that only reads is still a correct peer. A connection waiting for

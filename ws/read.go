@@ -12,47 +12,6 @@ import (
 	"unicode/utf8"
 )
 
-// messageReader is the io.Reader NextReader hands out. It lives inside the
-// Conn, so starting a message allocates nothing; it is valid until the next
-// call to NextReader or ReadMessage.
-type messageReader struct{ c *Conn }
-
-// Read reads the open message's payload (after unmasking, decompressing and
-// validating it) and returns io.EOF at its end.
-func (r *messageReader) Read(p []byte) (int, error) {
-	c := r.c
-	c.readMu.Lock()
-	defer c.readMu.Unlock()
-	if c.readErr != nil {
-		return 0, c.readErr
-	}
-	if c.msgOp == 0 || c.msgEOF {
-		return 0, io.EOF
-	}
-	return c.readMessageLocked(p)
-}
-
-// NextReader waits for the next data message and returns its opcode (OpText
-// or OpBinary) and a reader for its payload, which streams the message frame
-// by frame without holding it in memory. Unread bytes of the previous message
-// are discarded. Control frames that arrive meanwhile are answered here
-// (RFC 6455 §5.5), so a program that only reads still answers pings and
-// closes.
-func (c *Conn) NextReader() (Opcode, io.Reader, error) {
-	c.readMu.Lock()
-	defer c.readMu.Unlock()
-	c.msgResume = false
-	if c.idleLocked() {
-		if err := c.awaitBytesLocked(); err != nil {
-			return 0, nil, err
-		}
-	}
-	if err := c.startMessageLocked(); err != nil {
-		return 0, nil, err
-	}
-	return c.msgOp, &c.mr, nil
-}
-
 // ReadMessage reads one whole message into a new slice.
 func (c *Conn) ReadMessage() (Opcode, []byte, error) {
 	return c.ReadMessageInto(nil)
