@@ -163,3 +163,15 @@ func BenchmarkCompressed(b *testing.B) {
 		b.Run("read/client/"+sizeName(size)+"/no-takeover", func(b *testing.B) { CompressedRead(b, size) })
 	}
 }
+
+// BenchmarkLarge is the large-message workload (large.go): every size,
+// fragmentation and message type, echoed over loopback.
+func BenchmarkLarge(b *testing.B) {
+	for _, op := range []ws.Opcode{ws.OpText, ws.OpBinary} {
+		for _, piece := range LargePieces {
+			for _, size := range LargeSizes {
+				b.Run(LargeVariant(op, piece)+"/"+sizeName(size), func(b *testing.B) { LargeEcho(b, op, size, piece) })
+			}
+		}
+	}
+}

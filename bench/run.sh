@@ -53,13 +53,13 @@ cat "$OUT/machine.txt"
 idle_libs="plainws gorilla coder gobwas gws"
 for pass in $(seq 1 "$COUNT"); do
 	echo "== pass $pass/$COUNT: bench (plainws alone)"
-	(cd "$root/bench" && "$tmp/bench.test" -test.run '^$' -test.bench '^Benchmark(Header|Mask|Read|Write|RoundTrip|Pipelined|Compressed)$' \
+	(cd "$root/bench" && "$tmp/bench.test" -test.run '^$' -test.bench '^Benchmark(Header|Mask|Read|Write|RoundTrip|Pipelined|Compressed|Large)$' \
 		-test.benchtime "$BENCHTIME" -test.benchmem) >>"$OUT/plainws.txt"
 	for sub in ws asyncconn; do
 		(cd "$root/bench" && "$tmp/bench.test" -test.run '^$' -test.bench "^BenchmarkIdle\$/^${sub}\$" -test.benchtime 1x) >>"$OUT/plainws.txt"
 	done
 	echo "== pass $pass/$COUNT: bench/peers"
-	(cd "$here/peers" && "$tmp/peers.test" -test.run '^$' -test.bench '^BenchmarkPeers$' \
+	(cd "$here/peers" && "$tmp/peers.test" -test.run '^$' -test.bench '^Benchmark(Peers|Large)$' \
 		-test.benchtime "$BENCHTIME" -test.benchmem) >>"$OUT/peers.txt"
 	for lib in $idle_libs; do
 		(cd "$here/peers" && "$tmp/peers.test" -test.run '^$' -test.bench "^BenchmarkIdle\$/^idle\$/^client\$/^conn\$/^${lib}\$" \

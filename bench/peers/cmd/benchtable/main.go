@@ -181,6 +181,7 @@ func (t *table) print(w io.Writer, showRuns bool) {
 		fmt.Fprintln(w, "| "+row+" | "+strings.Join(cells, " | ")+" |")
 	}
 	t.printMaskEstimate(w)
+	t.printLargeSummary(w)
 }
 
 // printMaskEstimate derives each library's masking speed from its writes:
