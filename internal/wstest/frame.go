@@ -31,8 +31,8 @@ const (
 	Len64      = 64
 )
 
-// DefaultKey is the masking key Frame uses when Masked is set and Key is
-// zero.
+// DefaultKey is the masking key Frame.Mask gives a frame that has none:
+// the key of RFC 6455 §5.7's examples.
 var DefaultKey = [4]byte{0x37, 0xfa, 0x21, 0x3d}
 
 // Frame is one WebSocket frame as it goes on the wire (RFC 6455 §5.2). The
@@ -43,8 +43,8 @@ type Frame struct {
 	Fin     bool
 	Rsv     byte // RSV1–RSV3 bits exactly as in the first byte (Rsv1|Rsv2|Rsv3)
 	Opcode  byte // any 4-bit value, reserved ones included
-	Masked  bool // masked frames are what a client sends (§5.3)
-	Key     [4]byte
+	Masked  bool    // masked frames are what a client sends (§5.3)
+	Key     [4]byte // the masking key when Masked, used as it is (zero too)
 	Payload []byte // unmasked; Bytes masks a copy
 
 	// LenForm forces the 16 or 64-bit length form (Len16, Len64); zero is
@@ -60,8 +60,7 @@ type Frame struct {
 func (f Frame) Bytes() []byte { return f.Append(nil) }
 
 // Append appends the frame's wire bytes to b: the header of RFC 6455 §5.2
-// and the payload, masked with Key (DefaultKey when Key is zero) when
-// Masked is set (§5.3).
+// and the payload, masked with Key when Masked is set (§5.3).
 func (f Frame) Append(b []byte) []byte {
 	b = append(b, f.Opcode&0x0F|f.Rsv&(Rsv1|Rsv2|Rsv3))
 	if f.Fin {
@@ -88,11 +87,10 @@ func (f Frame) Append(b []byte) []byte {
 	if !f.Masked {
 		return append(b, f.Payload...)
 	}
-	key := f.maskKey()
-	b = append(b, key[:]...)
+	b = append(b, f.Key[:]...)
 	start := len(b)
 	b = append(b, f.Payload...)
-	MaskBytes(b[start:], key)
+	MaskBytes(b[start:], f.Key)
 	return b
 }
 
@@ -103,13 +101,6 @@ func Frames(fs ...Frame) []byte {
 		b = f.Append(b)
 	}
 	return b
-}
-
-func (f Frame) maskKey() [4]byte {
-	if f.Key == ([4]byte{}) {
-		return DefaultKey
-	}
-	return f.Key
 }
 
 // MaskBytes masks (or unmasks: the operation is its own inverse) p in place
@@ -133,10 +124,13 @@ func Close(code uint16, reason string) Frame {
 	return Frame{Fin: true, Opcode: OpClose, Payload: ClosePayload(code, reason)}
 }
 
-// Mask returns f masked with DefaultKey (unless it has a key): the frame as
-// a client sends it.
+// Mask returns f masked, with DefaultKey unless it has a key of its own:
+// the frame as a client sends it.
 func (f Frame) Mask() Frame {
 	f.Masked = true
+	if f.Key == ([4]byte{}) {
+		f.Key = DefaultKey
+	}
 	return f
 }
 

@@ -2,6 +2,7 @@ package wstest
 
 import (
 	"net"
+	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -42,4 +43,23 @@ func TCPPair(t testing.TB) (net.Conn, net.Conn) {
 	require.NoError(t, r.err)
 	t.Cleanup(func() { _ = a.Close(); _ = r.c.Close() })
 	return a, r.c
+}
+
+// UnusedPort returns a loopback TCP port that nobody listens on: one the
+// kernel handed out and that was released at once, for tests of a refused
+// connection or of binding a chosen local port. Another process could take
+// it in between; on a test machine that is rare enough.
+func UnusedPort(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	port := ln.Addr().(*net.TCPAddr).Port
+	require.NoError(t, ln.Close())
+	return port
+}
+
+// UnusedAddr is UnusedPort as "127.0.0.1:port".
+func UnusedAddr(t testing.TB) string {
+	t.Helper()
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(UnusedPort(t)))
 }

@@ -175,3 +175,11 @@ func (p *Peer) DrainAfter() {
 func Lines(head string) []string {
 	return strings.Split(strings.TrimSuffix(head, "\r\n\r\n"), "\r\n")
 }
+
+// UpgradeAnd writes the 101 of Upgrade and b behind it in one write, so
+// that a client can find the first frames in the same read as the
+// handshake's end (RFC 6455 §4.1: bytes after the head are frames).
+func (p *Peer) UpgradeAnd(b []byte) {
+	p.T.Helper()
+	p.Write(append([]byte(Switching(p.Key())), b...))
+}

@@ -140,3 +140,16 @@ func (w *Wire) Reset() {
 
 // Close closes the connection (a FIN).
 func (w *Wire) Close() { _ = w.Conn.Close() }
+
+// Forward reads frames until the connection ends and sends each, unmasked,
+// to ch: for a test that asserts on what the other end sent from its own
+// goroutine. A read error (the end) is not a failure.
+func (w *Wire) Forward(ch chan<- Frame) {
+	for {
+		f, err := ReadFrame(w.R)
+		if err != nil {
+			return
+		}
+		ch <- f
+	}
+}
