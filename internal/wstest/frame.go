@@ -41,11 +41,11 @@ var DefaultKey = [4]byte{0x37, 0xfa, 0x21, 0x3d}
 // receiver must refuse.
 type Frame struct {
 	Fin     bool
-	Rsv     byte // RSV1–RSV3 bits exactly as in the first byte (Rsv1|Rsv2|Rsv3)
-	Opcode  byte // any 4-bit value, reserved ones included
+	Rsv     byte    // RSV1–RSV3 bits exactly as in the first byte (Rsv1|Rsv2|Rsv3)
+	Opcode  byte    // any 4-bit value, reserved ones included
 	Masked  bool    // masked frames are what a client sends (§5.3)
 	Key     [4]byte // the masking key when Masked, used as it is (zero too)
-	Payload []byte // unmasked; Bytes masks a copy
+	Payload []byte  // unmasked; Bytes masks a copy
 
 	// LenForm forces the 16 or 64-bit length form (Len16, Len64); zero is
 	// the minimal form.
