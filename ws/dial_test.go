@@ -24,6 +24,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plainws/plainws/internal/wstest"
 	"github.com/stretchr/testify/require"
 )
 
@@ -244,7 +245,7 @@ func TestDialBadURL(t *testing.T) {
 			require.ErrorIs(t, err, ErrBadURL)
 			_, err = d.DialNet(context.Background(), u)
 			require.ErrorIs(t, err, ErrBadURL)
-			a, _ := tcpPair(t)
+			a, _ := wstest.TCPPair(t)
 			_, _, err = d.Handshake(context.Background(), a, u)
 			require.ErrorIs(t, err, ErrBadURL)
 		})
@@ -333,14 +334,14 @@ func TestDialerHandshakeOverCallerConn(t *testing.T) {
 	hsEcho(t, c, "over the caller's conn")
 	require.NoError(t, c.Close(CloseNormalClosure, ""))
 
-	refuse, peers := hsScript(t, hsAnswer("HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n"))
+	refuse, peers := hsScript(t, wstest.Answer("HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n"))
 	nc, err = net.Dial("tcp", strings.TrimPrefix(refuse, "ws://"))
 	require.NoError(t, err)
 	_, resp, err = (&Dialer{}).Handshake(context.Background(), nc, refuse)
 	require.ErrorIs(t, err, ErrBadStatus)
 	require.Equal(t, 403, resp.StatusCode)
 	require.NoError(t, nc.Close(), "the caller's connection was left open")
-	require.True(t, hsNext(t, peers).closed)
+	require.True(t, peers.Next(t).Closed)
 }
 
 // TestDialNetThenHandshake checks the two halves of Dial: DialNet returns
@@ -393,7 +394,7 @@ func TestDialContextCancelMidHandshake(t *testing.T) {
 	checkNoLeak(t)
 	t.Run("waiting for the 101", func(t *testing.T) {
 		got := make(chan struct{})
-		url, peers := hsScript(t, func(net.Conn, *http.Request) { close(got) })
+		url, peers := hsScript(t, func(*wstest.Peer) { close(got) })
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		cancelledAt := make(chan time.Time, 1)
@@ -408,7 +409,7 @@ func TestDialContextCancelMidHandshake(t *testing.T) {
 		require.Nil(t, resp)
 		require.ErrorIs(t, err, context.Canceled)
 		require.Less(t, returned.Sub(<-cancelledAt), 2*time.Second, "the dial returns promptly once cancelled")
-		require.True(t, hsNext(t, peers).closed, "the connection is closed")
+		require.True(t, peers.Next(t).Closed, "the connection is closed")
 	})
 	t.Run("during TLS", func(t *testing.T) {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -460,7 +461,7 @@ func TestDialContextCancelMidHandshake(t *testing.T) {
 func TestDialManyNoLeak(t *testing.T) {
 	checkNoLeak(t)
 	url, _ := echoServer(t, &Upgrader{})
-	refuse, _ := hsScript(t, hsAnswer("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"))
+	refuse, _ := hsScript(t, wstest.Answer("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"))
 	silent, _ := hsScript(t, nil)
 	var wg sync.WaitGroup
 	for i := range 10 {

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plainws/plainws/internal/wstest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -267,10 +268,10 @@ func TestHostileServerMalformedFrames(t *testing.T) {
 					_, err := nc.Write(f)
 					require.NoError(t, err)
 				}
-				p := &rawPeer{t: t, nc: nc, br: bufio.NewReader(nc), masks: true}
+				p := peerOn(t, nc, true)
 				require.Equal(t, tc.code, p.expectClose())
-				p.write(frameBytes(true, 0, OpClose, true, closePayload(tc.code, "")))
-				p.expectEOF()
+				p.Write(wstest.Frame{Fin: true, Opcode: wstest.OpClose, Payload: wstest.ClosePayload(uint16(tc.code), "")}.Mask().Bytes())
+				p.ExpectEOF()
 				require.ErrorIs(t, <-ended, tc.want)
 			})
 		}
@@ -299,7 +300,7 @@ func TestHostileServerMillionFragments(t *testing.T) {
 			if i == n-1 {
 				fin = true
 			}
-			_, _ = w.Write(frameBytes(fin, 0, op, true, []byte{byte(i)}))
+			_, _ = w.Write(wstest.Frame{Fin: fin, Opcode: byte(op), Payload: []byte{byte(i)}}.Mask().Bytes())
 		}
 		_ = w.Flush()
 	}()
@@ -363,7 +364,7 @@ func TestHostileServerClientNeverReads(t *testing.T) {
 // A client that disappears in the middle of a frame, by reset, by FIN, or
 // by falling silent: the handler gets a typed error and returns.
 func TestHostileServerClientVanishesMidFrame(t *testing.T) {
-	half := frameBytes(true, 0, OpBinary, true, make([]byte, 1000))[:500]
+	half := wstest.Frame{Fin: true, Opcode: wstest.OpBinary, Payload: make([]byte, 1000)}.Mask().Bytes()[:500]
 	for _, tc := range []struct {
 		name string
 		end  func(nc net.Conn)
@@ -430,15 +431,15 @@ func TestHostileServerChurnLeavesNothing(t *testing.T) {
 		}},
 		{"half a frame", func(t *testing.T, addr string) {
 			nc := hostileDial(t, addr)
-			_, _ = nc.Write(frameBytes(true, 0, OpText, true, []byte("hello"))[:4])
+			_, _ = nc.Write(wstest.Frame{Fin: true, Opcode: wstest.OpText, Payload: []byte("hello")}.Mask().Bytes()[:4])
 			_ = nc.Close()
 		}},
 		{"closing handshake", func(t *testing.T, addr string) {
 			nc := hostileDial(t, addr)
-			p := &rawPeer{t: t, nc: nc, br: bufio.NewReader(nc), masks: true}
-			p.write(frameBytes(true, 0, OpClose, true, closePayload(CloseNormalClosure, "bye")))
+			p := peerOn(t, nc, true)
+			p.Write(wstest.Frame{Fin: true, Opcode: wstest.OpClose, Payload: wstest.ClosePayload(uint16(CloseNormalClosure), "bye")}.Mask().Bytes())
 			require.Equal(t, CloseNormalClosure, p.expectClose())
-			p.expectEOF()
+			p.ExpectEOF()
 			_ = nc.Close()
 		}},
 	}

@@ -2,6 +2,7 @@ package wstest
 
 import (
 	"bufio"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -104,10 +105,7 @@ func (s *Server) serve(nc net.Conn, script Script) {
 		default: // nobody waits for this many; drop the report
 		}
 	}()
-	p.Head, p.Err = ReadHead(nc)
-	if p.Err == nil {
-		p.Req, p.Err = http.ReadRequest(bufio.NewReader(strings.NewReader(p.Head)))
-	}
+	p.Head, p.Req, p.Err = ReadRequest(nc)
 	if p.Err != nil || script == nil {
 		return
 	}
@@ -142,6 +140,34 @@ func (s *Server) Next(t testing.TB) *Peer {
 	case <-time.After(DefaultTimeout):
 		require.FailNow(t, "wstest: the scripted server saw no connection end")
 		return nil
+	}
+}
+
+// ReadRequest reads a request head with ReadHead (nothing after it is
+// consumed) and parses it with net/http.
+func ReadRequest(r io.Reader) (string, *http.Request, error) {
+	head, err := ReadHead(r)
+	if err != nil {
+		return head, nil, err
+	}
+	req, err := http.ReadRequest(bufio.NewReader(strings.NewReader(head)))
+	return head, req, err
+}
+
+// Answer is a script that writes resp with Respond and nothing else.
+func Answer(resp string) Script {
+	return func(p *Peer) { p.Respond(resp) }
+}
+
+// Drained is script (which may be nil) followed by DrainAfter: the peer
+// then reads until the client closes, and Next reports in Closed whether
+// the client let the connection go cleanly.
+func Drained(script Script) Script {
+	return func(p *Peer) {
+		if script != nil {
+			script(p)
+		}
+		p.DrainAfter()
 	}
 }
 

@@ -30,6 +30,15 @@ type Wire struct {
 	done <-chan struct{} // closed when the test ends
 }
 
+// NewWire drives nc, one end of a connection the test made itself (a
+// TCPPair end, say); Silent returns when the test ends.
+func NewWire(t testing.TB, nc net.Conn) *Wire {
+	done := make(chan struct{})
+	t.Cleanup(func() { close(done) })
+	w := newWire(t, nc, done)
+	return &w
+}
+
 func newWire(t testing.TB, nc net.Conn, done <-chan struct{}) Wire {
 	return Wire{T: t, Conn: nc, R: bufio.NewReader(nc), done: done}
 }
