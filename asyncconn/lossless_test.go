@@ -1,7 +1,6 @@
 package asyncconn
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -18,24 +17,19 @@ import (
 	"github.com/plainws/plainws/ws"
 )
 
-// collectFrames reads what the client sends until the connection ends and returns it, one line
-// per frame ("text hello", "close 1002", "pong p3").
-func collectFrames(br *bufio.Reader) []string {
+// collectFrames reads what the client sends until its close frame or the end of the connection
+// and returns it, one line per frame ("text hello", "close 1002", "pong p3").
+func collectFrames(p *wstest.Peer) []string {
 	var got []string
-	for {
-		f, err := wstest.ReadFrame(br)
-		if err != nil {
-			return got
-		}
-		switch f.Opcode {
-		case wstest.OpClose:
+	for _, f := range p.ReadUntilClose() {
+		if f.Opcode == wstest.OpClose {
 			// The handshake is over; the server closes TCP first (RFC 6455 §7.1.1).
 			code, _, _ := ws.ParseClosePayload(f.Payload)
 			return append(got, fmt.Sprintf("close %d", code))
-		default:
-			got = append(got, fmt.Sprintf("%s %s", ws.Opcode(f.Opcode), f.Payload))
 		}
+		got = append(got, fmt.Sprintf("%s %s", ws.Opcode(f.Opcode), f.Payload))
 	}
+	return got
 }
 
 // scripted runs a raw server that answers the upgrade, writes script (each element in a write of
@@ -50,7 +44,7 @@ func scripted(t *testing.T, script ...[]byte) (string, <-chan []string) {
 				return
 			}
 		}
-		frames <- collectFrames(p.R)
+		frames <- collectFrames(p)
 	}).URL
 	return url, frames
 }

@@ -162,3 +162,21 @@ func (w *Wire) Forward(ch chan<- Frame) {
 		ch <- f
 	}
 }
+
+// ReadUntilClose reads frames until a close frame, which it includes, or
+// until the connection ends or fails, and returns them unmasked: what the
+// other end sent up to its closing handshake (RFC 6455 §7.1.1: then the
+// server closes TCP first). A read error ends the list, it fails nothing.
+func (w *Wire) ReadUntilClose() []Frame {
+	var fs []Frame
+	for {
+		f, err := ReadFrame(w.R)
+		if err != nil {
+			return fs
+		}
+		fs = append(fs, f)
+		if f.Opcode == OpClose {
+			return fs
+		}
+	}
+}
