@@ -1,6 +1,9 @@
 package wstest
 
-import "encoding/binary"
+import (
+	"crypto/rand"
+	"encoding/binary"
+)
 
 // The opcodes of RFC 6455 §5.2 (and §11.8): data frames below 0x8, control
 // frames from 0x8.
@@ -136,3 +139,12 @@ func (f Frame) Mask() Frame {
 
 // Len returns a pointer to n, for Frame.Length.
 func Len(n uint64) *uint64 { return &n }
+
+// NewMaskKey returns a random masking key, as RFC 6455 §5.3 asks of a
+// client ("derived from a strong source of entropy"), for a test whose peer
+// must unmask any key rather than DefaultKey.
+func NewMaskKey() [4]byte {
+	var k [4]byte
+	_, _ = rand.Read(k[:])
+	return k
+}
