@@ -3,7 +3,6 @@
 package ws
 
 import (
-	"bufio"
 	"bytes"
 	"cmp"
 	"compress/flate"
@@ -463,33 +462,15 @@ func TestNegotiationMatrix(t *testing.T) {
 	}
 }
 
-// scriptedServer answers one upgrade request with extension header value
-// ext (omitted when nil) and returns its URL.
+// scriptedServer answers upgrade requests with extension header value ext
+// (omitted when nil) and returns its URL.
 func scriptedServer(t *testing.T, ext []string) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = ln.Close() })
-	go func() {
-		nc, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer nc.Close()
-		_ = nc.SetDeadline(time.Now().Add(5 * time.Second))
-		req, err := http.ReadRequest(bufio.NewReader(nc))
-		if err != nil {
-			return
-		}
-		resp := "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " +
-			AcceptKey(req.Header.Get("Sec-WebSocket-Key")) + "\r\n"
-		for _, e := range ext {
-			resp += "Sec-WebSocket-Extensions: " + e + "\r\n"
-		}
-		_, _ = nc.Write([]byte(resp + "\r\n"))
-		_, _ = io.Copy(io.Discard, nc)
-	}()
-	return "ws://" + ln.Addr().String() + "/"
+	var extra []string
+	for _, e := range ext {
+		extra = append(extra, "Sec-WebSocket-Extensions: "+e)
+	}
+	return wstest.Serve(t, wstest.Drained(func(p *wstest.Peer) { p.Upgrade(extra...) })).URL + "/"
 }
 
 // RFC 7692 §7.1: "A client MUST _Fail the WebSocket Connection_" on a bad

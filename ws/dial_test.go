@@ -302,19 +302,14 @@ func TestDialLocalAddr(t *testing.T) {
 		require.Equal(t, la.String(), <-remotes)
 	})
 	t.Run("chosen port", func(t *testing.T) {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		require.NoError(t, err)
-		free := ln.Addr().(*net.TCPAddr)
-		require.NoError(t, ln.Close())
+		free := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: wstest.UnusedPort(t)}
 		c := dialT(t, &Dialer{LocalAddr: free}, url)
 		require.Equal(t, free.String(), c.LocalAddr().String())
 		require.Equal(t, free.String(), <-remotes)
 	})
 	t.Run("address in use", func(t *testing.T) {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		require.NoError(t, err)
-		defer ln.Close()
-		_, _, err = hsDial(&Dialer{LocalAddr: ln.Addr()}, url)
+		ln := wstest.Listen(t)
+		_, _, err := hsDial(&Dialer{LocalAddr: ln.Addr()}, url)
 		require.ErrorIs(t, err, syscall.EADDRINUSE, "LocalAddr was used for the bind")
 	})
 }
@@ -376,10 +371,7 @@ func TestDialNetThenHandshake(t *testing.T) {
 
 	// A refused TCP connection (RFC 6455 §4.1 step 4) is reported with its
 	// cause.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	closed := ln.Addr().String()
-	require.NoError(t, ln.Close())
+	closed := wstest.UnusedAddr(t)
 	_, err = d.DialNet(ctx, "ws://"+closed)
 	require.ErrorIs(t, err, syscall.ECONNREFUSED)
 	_, _, err = d.Dial(ctx, "ws://"+closed)
@@ -412,31 +404,26 @@ func TestDialContextCancelMidHandshake(t *testing.T) {
 		require.True(t, peers.Next(t).Closed, "the connection is closed")
 	})
 	t.Run("during TLS", func(t *testing.T) {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		require.NoError(t, err)
-		defer ln.Close()
 		eof := make(chan error, 1)
-		go func() {
-			nc, err := ln.Accept()
-			if err != nil {
-				eof <- err
-				return
-			}
+		addr := wstest.ServeTCP(t, func(nc net.Conn) {
 			defer nc.Close()
 			_ = nc.SetDeadline(time.Now().Add(10 * time.Second))
 			// Read the ClientHello and never answer it.
 			buf := make([]byte, 4096)
 			for {
 				if _, err := nc.Read(buf); err != nil {
-					eof <- err
+					select {
+					case eof <- err:
+					default:
+					}
 					return
 				}
 			}
-		}()
+		})
 		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 		defer cancel()
 		start := time.Now()
-		_, _, err = (&Dialer{}).Dial(ctx, "wss://"+ln.Addr().String())
+		_, _, err := (&Dialer{}).Dial(ctx, "wss://"+addr)
 		require.ErrorIs(t, err, context.DeadlineExceeded)
 		require.Less(t, time.Since(start), 5*time.Second)
 		select {

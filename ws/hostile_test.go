@@ -159,8 +159,7 @@ func TestHostileOneByteFragments(t *testing.T) {
 // read limit (1009), without waiting for or allocating the payload.
 func TestHostileHugeDeclaredLength(t *testing.T) {
 	c, p := newRawPeer(t, RoleServer, nil)
-	h := Header{Fin: true, Opcode: OpBinary, Masked: true, Length: 1 << 40}
-	p.Write(AppendHeader(nil, h))
+	p.Send(wstest.Frame{Fin: true, Opcode: wstest.OpBinary, Masked: true, Length: wstest.Len(1 << 40)}) // the header alone
 	before := heapInUse()
 	_, _, err := c.ReadMessage()
 	require.ErrorIs(t, err, ErrReadLimit)

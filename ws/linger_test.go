@@ -78,8 +78,8 @@ func TestFailedConnectionCloseFrameSurvivesStreamingPeer(t *testing.T) {
 		// One frame declaring 16 MiB: refused at its header; the peer
 		// cannot stop before the frame's end.
 		"declared": func(w io.Writer, stop <-chan struct{}) error {
-			h := Header{Fin: true, Opcode: OpBinary, Masked: true, Length: 16 << 20}
-			if _, err := w.Write(AppendHeader(nil, h)); err != nil {
+			h := wstest.Frame{Fin: true, Opcode: wstest.OpBinary, Masked: true, Length: wstest.Len(16 << 20)}
+			if _, err := w.Write(h.Bytes()); err != nil {
 				return err
 			}
 			for range (16 << 20) / len(chunk) {

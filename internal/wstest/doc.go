@@ -22,7 +22,9 @@
 //     half-closes, resets (SO_LINGER 0) or goes silent.
 //   - Dial is the raw client: it sends a handshake request with the headers
 //     a test chooses, reads the response head, then sends and reads frames.
-//   - Listen and TCPPair give a loopback listener or a connected pair.
+//   - Listen, TCPPair, ServeTCP, Echo and UnusedAddr give a loopback
+//     listener, a connected pair, an accept loop, a TCP echo and a port
+//     nobody listens on.
 //
 // Everything takes a testing.TB, fails the test with require when the wire
 // does not hold what the script expects, and registers t.Cleanup to close

@@ -10,10 +10,12 @@ import (
 )
 
 // ServeTCP starts a raw TCP server on 127.0.0.1 that runs handle on each
-// connection it accepts, each on a goroutine of its own, and closes the
-// connection when handle returns. It returns the server's host:port. When
-// the test ends the listener and every open connection are closed and
-// ServeTCP waits for its goroutines. It is the accept loop under tests that
+// connection it accepts, each on a goroutine of its own. It returns the
+// server's host:port. The connection is handle's: ServeTCP does not close
+// it when handle returns, since what handle passed it to (a ws.Conn that
+// lingers after its close frame, RFC 6455 §7.1.1) may still be using it.
+// When the test ends the listener and the connections whose handle is
+// still running are closed, and ServeTCP waits for its goroutines. It is the accept loop under tests that
 // need no HTTP at all (a TCP echo, a peer that upgrades with
 // ws.Upgrader.UpgradeConn); Serve is the one for scripted handshakes.
 func ServeTCP(t testing.TB, handle func(nc net.Conn)) string {
@@ -40,7 +42,6 @@ func ServeTCP(t testing.TB, handle func(nc net.Conn)) string {
 			go func() {
 				defer wg.Done()
 				defer func() {
-					_ = nc.Close()
 					mu.Lock()
 					delete(conns, nc)
 					mu.Unlock()
@@ -65,5 +66,8 @@ func ServeTCP(t testing.TB, handle func(nc net.Conn)) string {
 // client closes: a target for proxies and tunnels.
 func Echo(t testing.TB) string {
 	t.Helper()
-	return ServeTCP(t, func(nc net.Conn) { _, _ = io.Copy(nc, nc) })
+	return ServeTCP(t, func(nc net.Conn) {
+		defer nc.Close()
+		_, _ = io.Copy(nc, nc)
+	})
 }

@@ -252,39 +252,40 @@ func (f *fakeTB) FailNow() {
 
 func (f *fakeTB) Helper() {}
 
+// failures runs script on a server whose test is a fakeTB, lets client act
+// on a raw client that sent a handshake request, and returns what the
+// script reported as failures once its connection ended.
+func failures(t *testing.T, script wstest.Script, client func(c *wstest.Client)) []string {
+	ft := &fakeTB{TB: t}
+	srv := wstest.Serve(ft, script)
+	c := wstest.Dial(t, srv.Addr)
+	c.WriteString(wstest.Request(srv.Addr, "/", wstest.ExampleKey))
+	client(c)
+	srv.Next(t)
+	ft.mu.Lock()
+	defer ft.mu.Unlock()
+	require.True(t, ft.failed, "the script failed the test")
+	return ft.msgs
+}
+
 // A script that expects a frame the client does not send fails the test
 // with a message that names what was expected, and the connection's
 // goroutine ends (Next still reports it).
 func TestScriptFailsClearly(t *testing.T) {
-	ft := &fakeTB{TB: t}
-	srv := wstest.Serve(ft, func(p *wstest.Peer) {
-		p.Expect(wstest.OpBinary)
+	msgs := failures(t, func(p *wstest.Peer) { p.Expect(wstest.OpBinary) }, func(c *wstest.Client) {
+		c.Send(wstest.Text("not binary").Mask())
 	})
-	c := wstest.Dial(t, srv.Addr)
-	c.WriteString(wstest.Request(srv.Addr, "/", wstest.ExampleKey))
-	c.Send(wstest.Text("not binary").Mask())
-	srv.Next(t)
-	ft.mu.Lock()
-	defer ft.mu.Unlock()
-	assert.True(t, ft.failed)
-	assert.Contains(t, strings.Join(ft.msgs, "\n"), "wstest: opcode of the frame read")
+	assert.Contains(t, strings.Join(msgs, "\n"), "wstest: opcode of the frame read")
 }
 
 // A script waiting for a frame that never comes fails on its timeout, not
 // never.
 func TestScriptTimesOut(t *testing.T) {
-	ft := &fakeTB{TB: t}
-	srv := wstest.Serve(ft, func(p *wstest.Peer) {
+	msgs := failures(t, func(p *wstest.Peer) {
 		p.Timeout = 50 * time.Millisecond
 		p.ReadFrame()
-	})
-	c := wstest.Dial(t, srv.Addr)
-	c.WriteString(wstest.Request(srv.Addr, "/", wstest.ExampleKey))
-	srv.Next(t)
-	ft.mu.Lock()
-	defer ft.mu.Unlock()
-	assert.True(t, ft.failed)
-	assert.Contains(t, strings.Join(ft.msgs, "\n"), "wstest: reading a frame")
+	}, func(*wstest.Client) {})
+	assert.Contains(t, strings.Join(msgs, "\n"), "wstest: reading a frame")
 }
 
 // A silent peer neither reads nor writes until the test ends; the server's
