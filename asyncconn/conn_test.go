@@ -1,9 +1,7 @@
 package asyncconn
 
 import (
-	"bufio"
 	"context"
-	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plainws/plainws/internal/wstest"
 	"github.com/plainws/plainws/ws"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -327,11 +326,7 @@ func TestDestroyEndsAtOnce(t *testing.T) {
 }
 
 func TestConnectFailThenClose(t *testing.T) {
-	// A port nobody listens on: take one and release it.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
+	addr := wstest.UnusedAddr(t) // a port nobody listens on
 
 	// Outcomes are delivered on the loop, so until it runs the status stays CONNECTING.
 	l := NewLoop()
@@ -452,10 +447,7 @@ func newHTTPServer(t *testing.T, h http.Handler) string {
 // BindTo chooses the local address, like Workerman's socket context bindto.
 func TestBindTo(t *testing.T) {
 	srv := newWSServer(t, echo)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	port := ln.Addr().(*net.TCPAddr).Port
-	require.NoError(t, ln.Close())
+	port := wstest.UnusedPort(t)
 
 	l := startLoop(t)
 	c := newConn(t, l, srv.url)
@@ -469,9 +461,9 @@ func TestBindTo(t *testing.T) {
 // ConnectTimeout bounds the whole connect; Workerman has no such bound (bug B18). A server that
 // accepts TCP and never answers the upgrade fails the attempt with HandshakeFail.
 func TestConnectTimeoutBoundsASilentServer(t *testing.T) {
-	url := rawServer(t, func(nc net.Conn, br *bufio.Reader, req *http.Request) {
-		_, _ = io.Copy(io.Discard, br) // reads the request, answers nothing
-	})
+	url := wstest.Serve(t, func(p *wstest.Peer) {
+		p.Drain() // reads the request, answers nothing
+	}).URL
 	l := startLoop(t)
 	c := newConn(t, l, url)
 	c.ConnectTimeout = 50 * time.Millisecond

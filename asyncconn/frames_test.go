@@ -1,12 +1,10 @@
 package asyncconn
 
 import (
-	"bufio"
 	"encoding/binary"
-	"net"
-	"net/http"
 	"testing"
 
+	"github.com/plainws/plainws/internal/wstest"
 	"github.com/plainws/plainws/ws"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -15,17 +13,10 @@ import (
 // A frame that arrives in the same read as the 101 is delivered at once (Workerman leaves it in the
 // buffer until the next read event, bug B1). The server sends nothing after it.
 func TestFirstFrameInTheSameReadAsThe101(t *testing.T) {
-	url := rawServer(t, func(nc net.Conn, br *bufio.Reader, req *http.Request) {
-		out := append(switching(req), serverFrame(true, ws.OpText, []byte("welcome"))...)
-		if _, err := nc.Write(out); err != nil {
-			return
-		}
-		for {
-			if _, err := readClientFrame(br); err != nil {
-				return
-			}
-		}
-	})
+	url := wstest.Serve(t, func(p *wstest.Peer) {
+		p.UpgradeAnd(wstest.Text("welcome").Bytes())
+		p.Drain()
+	}).URL
 	l := startLoop(t)
 	c := newConn(t, l, url)
 	r := newRecorder()
@@ -37,29 +28,21 @@ func TestFirstFrameInTheSameReadAsThe101(t *testing.T) {
 
 // fragmentsWithPing is a raw server that sends "Hel" + ping + "lo" (RFC 6455 §5.4: control frames
 // MAY be injected in the middle of a fragmented message) and reports the client's frames.
-func fragmentsWithPing(t *testing.T, frames chan<- clientFrame) string {
-	return rawServer(t, func(nc net.Conn, br *bufio.Reader, req *http.Request) {
-		out := switching(req)
-		out = append(out, serverFrame(false, ws.OpText, []byte("Hel"))...)
-		out = append(out, serverFrame(true, ws.OpPing, []byte("p1"))...)
-		out = append(out, serverFrame(true, ws.OpContinuation, []byte("lo"))...)
-		if _, err := nc.Write(out); err != nil {
-			return
-		}
-		for {
-			f, err := readClientFrame(br)
-			if err != nil {
-				return
-			}
-			frames <- f
-		}
-	})
+func fragmentsWithPing(t *testing.T, frames chan<- wstest.Frame) string {
+	return wstest.Serve(t, func(p *wstest.Peer) {
+		p.UpgradeAnd(wstest.Frames(
+			wstest.Frame{Opcode: wstest.OpText, Payload: []byte("Hel")},
+			wstest.Frame{Fin: true, Opcode: wstest.OpPing, Payload: []byte("p1")},
+			wstest.Frame{Fin: true, Opcode: wstest.OpContinuation, Payload: []byte("lo")},
+		))
+		p.Forward(frames)
+	}).URL
 }
 
 // The message is reassembled intact and the ping answered with the identical payload (Workerman
 // corrupts both, bug B2).
 func TestPingBetweenFragmentsIsAnsweredAndTheMessageIntact(t *testing.T) {
-	frames := make(chan clientFrame, 4)
+	frames := make(chan wstest.Frame, 4)
 	url := fragmentsWithPing(t, frames)
 	l := startLoop(t)
 	c := newConn(t, l, url)
@@ -68,14 +51,14 @@ func TestPingBetweenFragmentsIsAnsweredAndTheMessageIntact(t *testing.T) {
 	c.Connect()
 	r.waitFor(t, "message text Hello", 1)
 	f := recv(t, frames, "pong")
-	assert.Equal(t, ws.OpPong, f.h.Opcode)
-	assert.Equal(t, "p1", string(f.payload), "RFC 6455 §5.5.2: identical application data")
-	assert.True(t, f.h.Masked)
+	assert.Equal(t, wstest.OpPong, f.Opcode)
+	assert.Equal(t, "p1", string(f.Payload), "RFC 6455 §5.5.2: identical application data")
+	assert.True(t, f.Masked)
 }
 
 // With OnWebSocketPing set, the program answers pings itself: no automatic pong.
 func TestOnWebSocketPingReplacesTheAutomaticPong(t *testing.T) {
-	frames := make(chan clientFrame, 4)
+	frames := make(chan wstest.Frame, 4)
 	url := fragmentsWithPing(t, frames)
 	l := startLoop(t)
 	c := newConn(t, l, url)
@@ -89,27 +72,19 @@ func TestOnWebSocketPingReplacesTheAutomaticPong(t *testing.T) {
 	evs := r.waitFor(t, "message text Hello", 1)
 	assert.Equal(t, []string{"connect ESTABLISHED", "wsconnect 101 ESTABLISHED", "ping p1", "message text Hello"}, evs)
 	f := recv(t, frames, "pong")
-	assert.Equal(t, ws.OpPong, f.h.Opcode)
-	assert.Equal(t, "custom p1", string(f.payload), "only the program's pong was sent")
+	assert.Equal(t, wstest.OpPong, f.Opcode)
+	assert.Equal(t, "custom p1", string(f.Payload), "only the program's pong was sent")
 }
 
 // protocolFailure runs a raw server that sends bad bytes after the 101 and returns the close
 // frame the client sent back.
-func protocolFailure(t *testing.T, bad []byte, configure func(c *Conn)) (*Conn, *recorder, clientFrame) {
+func protocolFailure(t *testing.T, bad []byte, configure func(c *Conn)) (*Conn, *recorder, wstest.Frame) {
 	t.Helper()
-	frames := make(chan clientFrame, 4)
-	url := rawServer(t, func(nc net.Conn, br *bufio.Reader, req *http.Request) {
-		if _, err := nc.Write(append(switching(req), bad...)); err != nil {
-			return
-		}
-		for {
-			f, err := readClientFrame(br)
-			if err != nil {
-				return
-			}
-			frames <- f
-		}
-	})
+	frames := make(chan wstest.Frame, 4)
+	url := wstest.Serve(t, func(p *wstest.Peer) {
+		p.UpgradeAnd(bad)
+		p.Forward(frames)
+	}).URL
 	l := startLoop(t)
 	c := newConn(t, l, url)
 	if configure != nil {
@@ -121,19 +96,18 @@ func protocolFailure(t *testing.T, bad []byte, configure func(c *Conn)) (*Conn, 
 	evs := r.waitFor(t, "close CLOSED", 1)
 	assert.Equal(t, []string{"connect ESTABLISHED", "wsconnect 101 ESTABLISHED", "error PROTOCOL_FAIL CLOSING", "close CLOSED"}, evs)
 	f := recv(t, frames, "close frame")
-	require.Equal(t, ws.OpClose, f.h.Opcode)
-	require.GreaterOrEqual(t, len(f.payload), 2)
+	require.Equal(t, wstest.OpClose, f.Opcode)
+	require.GreaterOrEqual(t, len(f.Payload), 2)
 	return c, r, f
 }
 
-func closeCode(f clientFrame) ws.StatusCode {
-	return ws.StatusCode(binary.BigEndian.Uint16(f.payload))
+func closeCode(f wstest.Frame) ws.StatusCode {
+	return ws.StatusCode(binary.BigEndian.Uint16(f.Payload))
 }
 
 func TestMaskedServerFrameFailsWith1002(t *testing.T) {
 	// RFC 6455 §5.1: "A client MUST close a connection if it detects a masked frame."
-	masked := ws.AppendHeader(nil, ws.Header{Fin: true, Opcode: ws.OpText, Masked: true, Mask: [4]byte{1, 2, 3, 4}, Length: 2})
-	masked = append(masked, 'h'^1, 'i'^2)
+	masked := wstest.Frame{Fin: true, Opcode: wstest.OpText, Masked: true, Key: [4]byte{1, 2, 3, 4}, Payload: []byte("hi")}.Bytes()
 	c, _, f := protocolFailure(t, masked, nil)
 	assert.Equal(t, ws.CloseProtocolError, closeCode(f))
 	var pe *ws.ProtocolError
@@ -149,7 +123,7 @@ func TestReservedOpcodeFailsWith1002(t *testing.T) {
 }
 
 func TestInvalidUTF8FailsWith1007(t *testing.T) {
-	c, _, f := protocolFailure(t, serverFrame(true, ws.OpText, []byte{0xff, 0xfe}), nil) // RFC 6455 §8.1
+	c, _, f := protocolFailure(t, wstest.Frame{Fin: true, Opcode: wstest.OpText, Payload: []byte{0xff, 0xfe}}.Bytes(), nil) // RFC 6455 §8.1
 	assert.Equal(t, ws.CloseInvalidFramePayloadData, closeCode(f))
 	assert.ErrorIs(t, c.LastError(), ws.ErrInvalidUTF8)
 }
@@ -157,17 +131,17 @@ func TestInvalidUTF8FailsWith1007(t *testing.T) {
 // MaxPackageSize bounds a message; a longer one fails the connection with 1009 (Workerman closes
 // without a close frame, bug B21).
 func TestMaxPackageSizeFailsWith1009(t *testing.T) {
-	c, r, f := protocolFailure(t, serverFrame(true, ws.OpBinary, make([]byte, 101)), func(c *Conn) { c.MaxPackageSize = 100 })
+	c, r, f := protocolFailure(t, wstest.Binary(make([]byte, 101)).Bytes(), func(c *Conn) { c.MaxPackageSize = 100 })
 	assert.Equal(t, ws.CloseMessageTooBig, closeCode(f))
 	assert.ErrorIs(t, c.LastError(), ws.ErrReadLimit)
 	assert.Zero(t, r.count("message"))
 }
 
 func TestMessageOfExactlyMaxPackageSizeIsDelivered(t *testing.T) {
-	url := rawServer(t, func(nc net.Conn, br *bufio.Reader, req *http.Request) {
-		_, _ = nc.Write(append(switching(req), serverFrame(true, ws.OpBinary, make([]byte, 100))...))
-		_, _ = readClientFrame(br)
-	})
+	url := wstest.Serve(t, func(p *wstest.Peer) {
+		p.UpgradeAnd(wstest.Binary(make([]byte, 100)).Bytes())
+		_, _ = wstest.ReadFrame(p.R)
+	}).URL
 	l := startLoop(t)
 	c := newConn(t, l, url)
 	c.MaxPackageSize = 100
@@ -180,9 +154,9 @@ func TestMessageOfExactlyMaxPackageSizeIsDelivered(t *testing.T) {
 // A server that drops TCP without a close frame: only OnClose, as in Workerman; LastError says
 // it was an abnormal closure (1006).
 func TestAbnormalClosureIsOnlyOnClose(t *testing.T) {
-	url := rawServer(t, func(nc net.Conn, br *bufio.Reader, req *http.Request) {
-		_, _ = nc.Write(switching(req))
-	})
+	url := wstest.Serve(t, func(p *wstest.Peer) {
+		p.Upgrade()
+	}).URL
 	l := startLoop(t)
 	c := newConn(t, l, url)
 	r := newRecorder()

@@ -1,7 +1,6 @@
 package asyncconn
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"io"
@@ -273,85 +272,6 @@ func recv[T any](t *testing.T, ch <-chan T, what string) T {
 	}
 	var zero T
 	return zero
-}
-
-// rawServer accepts connections on loopback and hands each one, with the client's request read
-// and a reader for what follows, to fn, for tests that need exact bytes on the wire.
-func rawServer(t *testing.T, fn func(nc net.Conn, br *bufio.Reader, req *http.Request)) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var conns []net.Conn
-	t.Cleanup(func() {
-		_ = ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			_ = c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			nc, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, nc)
-			mu.Unlock()
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer nc.Close()
-				br := bufio.NewReader(nc)
-				req, err := http.ReadRequest(br)
-				if err != nil {
-					return
-				}
-				fn(nc, br, req)
-			}()
-		}
-	}()
-	return "ws://" + ln.Addr().String() + "/raw"
-}
-
-// switching returns the 101 answer to req.
-func switching(req *http.Request) []byte {
-	return []byte("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " +
-		ws.AcceptKey(req.Header.Get("Sec-WebSocket-Key")) + "\r\n\r\n")
-}
-
-// serverFrame returns an unmasked frame as a server sends it.
-func serverFrame(fin bool, op ws.Opcode, payload []byte) []byte {
-	b := ws.AppendHeader(nil, ws.Header{Fin: fin, Opcode: op, Length: int64(len(payload))})
-	return append(b, payload...)
-}
-
-// clientFrame is a frame read by a raw server.
-type clientFrame struct {
-	h       ws.Header
-	payload []byte
-}
-
-// readClientFrame reads one frame from br and unmasks its payload.
-func readClientFrame(br *bufio.Reader) (clientFrame, error) {
-	h, err := ws.ReadHeader(br)
-	if err != nil {
-		return clientFrame{}, err
-	}
-	p := make([]byte, h.Length)
-	if _, err := io.ReadFull(br, p); err != nil {
-		return clientFrame{}, err
-	}
-	if h.Masked {
-		ws.Mask(p, ws.MaskKeyWord(h.Mask))
-	}
-	return clientFrame{h: h, payload: p}, nil
 }
 
 // connGoroutines counts the goroutines of asyncconn connections (readers and writers).

@@ -1,41 +1,35 @@
 package asyncconn
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/plainws/plainws/internal/wstest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/plainws/plainws/ws"
 )
 
-// collectFrames reads what the client sends until the connection ends and returns it, one line
-// per frame ("text hello", "close 1002", "pong p3").
-func collectFrames(br *bufio.Reader) []string {
+// collectFrames reads what the client sends until its close frame or the end of the connection
+// and returns it, one line per frame ("text hello", "close 1002", "pong p3").
+func collectFrames(p *wstest.Peer) []string {
 	var got []string
-	for {
-		f, err := readClientFrame(br)
-		if err != nil {
-			return got
-		}
-		switch f.h.Opcode {
-		case ws.OpClose:
+	for _, f := range p.ReadUntilClose() {
+		if f.Opcode == wstest.OpClose {
 			// The handshake is over; the server closes TCP first (RFC 6455 §7.1.1).
-			code, _, _ := ws.ParseClosePayload(f.payload)
+			code, _, _ := ws.ParseClosePayload(f.Payload)
 			return append(got, fmt.Sprintf("close %d", code))
-		default:
-			got = append(got, fmt.Sprintf("%s %s", f.h.Opcode, f.payload))
 		}
+		got = append(got, fmt.Sprintf("%s %s", ws.Opcode(f.Opcode), f.Payload))
 	}
+	return got
 }
 
 // scripted runs a raw server that answers the upgrade, writes script (each element in a write of
@@ -43,18 +37,15 @@ func collectFrames(br *bufio.Reader) []string {
 func scripted(t *testing.T, script ...[]byte) (string, <-chan []string) {
 	t.Helper()
 	frames := make(chan []string, 1)
-	url := rawServer(t, func(nc net.Conn, br *bufio.Reader, req *http.Request) {
-		first := append(switching(req), script[0]...)
-		if _, err := nc.Write(first); err != nil {
-			return
-		}
+	url := wstest.Serve(t, func(p *wstest.Peer) {
+		p.UpgradeAnd(script[0])
 		for _, b := range script[1:] {
-			if _, err := nc.Write(b); err != nil {
+			if _, err := p.Conn.Write(b); err != nil {
 				return
 			}
 		}
-		frames <- collectFrames(br)
-	})
+		frames <- collectFrames(p)
+	}).URL
 	return url, frames
 }
 
@@ -62,7 +53,7 @@ func scripted(t *testing.T, script ...[]byte) (string, <-chan []string) {
 // came right behind the 101 — in the same TCP write or in the next one (RFC 6455 §5.5.1: no data
 // after our close frame, so it must go first).
 func TestSendInOnWebSocketConnectGoesOutBeforeTheCloseReply(t *testing.T) {
-	closeFrame := serverFrame(true, ws.OpClose, []byte{0x03, 0xe8, 'b', 'y', 'e'})
+	closeFrame := wstest.Close(wstest.CloseNormal, "bye").Bytes()
 	for name, script := range map[string][][]byte{
 		"same write":     {closeFrame},
 		"separate write": {{}, closeFrame},
@@ -90,15 +81,15 @@ func TestSendInOnWebSocketConnectGoesOutBeforeTheCloseReply(t *testing.T) {
 // the close frame that fails the connection: in that order on the wire.
 func TestEchoOfTheMessageBeforeAViolationGoesOutFirst(t *testing.T) {
 	for name, bad := range map[string][]byte{
-		"bad RSV":              ws.AppendHeader(nil, ws.Header{Fin: true, Rsv: 0x40, Opcode: ws.OpText}),
-		"reserved opcode":      ws.AppendHeader(nil, ws.Header{Fin: true, Opcode: ws.Opcode(0x3)}),
-		"orphan continuation":  ws.AppendHeader(nil, ws.Header{Fin: true, Opcode: ws.OpContinuation}),
-		"control fragmented":   ws.AppendHeader(nil, ws.Header{Fin: false, Opcode: ws.OpPing}),
-		"masked server frame":  ws.AppendHeader(nil, ws.Header{Fin: true, Opcode: ws.OpText, Masked: true}),
-		"invalid UTF-8 (1007)": serverFrame(true, ws.OpText, []byte{0xff}),
+		"bad RSV":              wstest.Frame{Fin: true, Rsv: wstest.Rsv1, Opcode: wstest.OpText}.Bytes(),
+		"reserved opcode":      wstest.Frame{Fin: true, Opcode: 0x3}.Bytes(),
+		"orphan continuation":  wstest.Frame{Fin: true, Opcode: wstest.OpContinuation}.Bytes(),
+		"control fragmented":   wstest.Frame{Fin: false, Opcode: wstest.OpPing}.Bytes(),
+		"masked server frame":  wstest.Frame{Fin: true, Opcode: wstest.OpText, Masked: true}.Bytes(),
+		"invalid UTF-8 (1007)": wstest.Frame{Fin: true, Opcode: wstest.OpText, Payload: []byte{0xff}}.Bytes(),
 	} {
 		t.Run(name, func(t *testing.T) {
-			msg := serverFrame(true, ws.OpText, []byte("echo me"))
+			msg := wstest.Text("echo me").Bytes()
 			url, frames := scripted(t, append(msg, bad...))
 			l := startLoop(t)
 			c := newConn(t, l, url)
@@ -138,15 +129,12 @@ func lossRecorder(c *Conn, r *recorder, lost *[]*LostError, mu *sync.Mutex) {
 func TestResetWithFramesQueuedReportsTheLoss(t *testing.T) {
 	const n, size = 400, 32 << 10
 	upgraded := make(chan struct{})
-	url := rawServer(t, func(nc net.Conn, br *bufio.Reader, req *http.Request) {
-		if _, err := nc.Write(switching(req)); err != nil {
-			return
-		}
+	url := wstest.Serve(t, func(p *wstest.Peer) {
+		p.Upgrade()
 		<-upgraded // the client queued everything; we read nothing, then reset
 		time.Sleep(50 * time.Millisecond)
-		_ = nc.(*net.TCPConn).SetLinger(0)
-		_ = nc.Close()
-	})
+		p.Reset()
+	}).URL
 	l := startLoop(t)
 	c := newConn(t, l, url)
 	c.MaxSendBufferSize = n * (size + 16)
@@ -180,14 +168,10 @@ func TestResetWithFramesQueuedReportsTheLoss(t *testing.T) {
 // and after CloseTimeout what is left is reported lost before OnClose.
 func TestCloseThatCannotFlushReportsTheLoss(t *testing.T) {
 	const n, size = 200, 64 << 10
-	stop := make(chan struct{})
-	url := rawServer(t, func(nc net.Conn, br *bufio.Reader, req *http.Request) {
-		if _, err := nc.Write(switching(req)); err != nil {
-			return
-		}
-		<-stop // reads nothing
-	})
-	t.Cleanup(func() { close(stop) }) // runs before rawServer's cleanup, which waits for us
+	url := wstest.Serve(t, func(p *wstest.Peer) {
+		p.Upgrade()
+		p.Silent() // reads nothing until the test ends
+	}).URL
 	l := startLoop(t)
 	c := newConn(t, l, url)
 	c.MaxSendBufferSize = n * (size + 16)
@@ -219,10 +203,10 @@ func TestEveryPingOfABurstIsAnswered(t *testing.T) {
 	var want []string
 	for i := range 10 {
 		p := fmt.Sprintf("p%d", i)
-		burst = append(burst, serverFrame(true, ws.OpPing, []byte(p))...)
+		burst = append(burst, wstest.Frame{Fin: true, Opcode: wstest.OpPing, Payload: []byte(p)}.Bytes()...)
 		want = append(want, "pong "+p)
 	}
-	closeFrame := serverFrame(true, ws.OpClose, []byte{0x03, 0xe8})
+	closeFrame := wstest.Close(wstest.CloseNormal, "").Bytes()
 	for name, script := range map[string][][]byte{
 		"one write": {append(burst, closeFrame...)},
 		"one byte at a time": func() [][]byte {
@@ -248,11 +232,11 @@ func TestEveryPingOfABurstIsAnswered(t *testing.T) {
 // with OnWebSocketPing set, the program answers, and every one of its pongs goes out.
 func TestPingsBetweenFragmentsAndProgramPongs(t *testing.T) {
 	script := bytes.Join([][]byte{
-		serverFrame(false, ws.OpText, []byte("frag")),
-		serverFrame(true, ws.OpPing, []byte("a")),
-		serverFrame(true, ws.OpPing, []byte("b")),
-		serverFrame(true, ws.OpContinuation, []byte("ment")),
-		serverFrame(true, ws.OpClose, []byte{0x03, 0xe8}),
+		wstest.Frame{Opcode: wstest.OpText, Payload: []byte("frag")}.Bytes(),
+		wstest.Frame{Fin: true, Opcode: wstest.OpPing, Payload: []byte("a")}.Bytes(),
+		wstest.Frame{Fin: true, Opcode: wstest.OpPing, Payload: []byte("b")}.Bytes(),
+		wstest.Frame{Fin: true, Opcode: wstest.OpContinuation, Payload: []byte("ment")}.Bytes(),
+		wstest.Close(wstest.CloseNormal, "").Bytes(),
 	}, nil)
 	url, frames := scripted(t, script)
 	l := startLoop(t)

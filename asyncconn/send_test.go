@@ -1,15 +1,14 @@
 package asyncconn
 
 import (
-	"bufio"
 	"bytes"
-	"net"
 	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/plainws/plainws/internal/wstest"
 	"github.com/plainws/plainws/ws"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -163,24 +162,22 @@ func TestPingAndPongQueueControlFrames(t *testing.T) {
 // 00000000, bug B5; RFC 6455 §5.3 requires an unpredictable key per frame).
 func TestPingIntervalSendsMaskedPings(t *testing.T) {
 	keys := make(chan [4]byte, 8)
-	url := rawServer(t, func(nc net.Conn, br *bufio.Reader, req *http.Request) {
-		if _, err := nc.Write(switching(req)); err != nil {
-			return
-		}
+	url := wstest.Serve(t, func(p *wstest.Peer) {
+		p.Upgrade()
 		for {
-			f, err := readClientFrame(br)
+			f, err := wstest.ReadFrame(p.R)
 			if err != nil {
 				return
 			}
-			if f.h.Opcode == ws.OpPing {
-				assert.True(t, f.h.Masked, "RFC 6455 §5.1: a client masks every frame")
-				assert.True(t, f.h.Fin)
-				assert.Empty(t, f.payload)
-				keys <- f.h.Mask
-				_, _ = nc.Write(serverFrame(true, ws.OpPong, f.payload))
+			if f.Opcode == wstest.OpPing {
+				assert.True(t, f.Masked, "RFC 6455 §5.1: a client masks every frame")
+				assert.True(t, f.Fin)
+				assert.Empty(t, f.Payload)
+				keys <- f.Key
+				_, _ = p.Conn.Write(wstest.Frame{Fin: true, Opcode: wstest.OpPong, Payload: f.Payload}.Bytes())
 			}
 		}
-	})
+	}).URL
 	l := startLoop(t)
 	c := newConn(t, l, url)
 	c.WebsocketPingInterval = 10 * time.Millisecond

@@ -3,7 +3,6 @@ package interop
 import (
 	"bytes"
 	"context"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/plainws/plainws/internal/peers"
+	"github.com/plainws/plainws/internal/wstest"
 	"github.com/plainws/plainws/ws"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -186,8 +186,7 @@ type ourServer struct {
 
 func startOurServer(t *testing.T, u *ws.Upgrader) *ourServer {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
+	ln := wstest.Listen(t)
 	s := &ourServer{url: "ws://" + ln.Addr().String() + "/"}
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := u.Upgrade(w, r, nil)

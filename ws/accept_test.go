@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plainws/plainws/internal/wstest"
 	"github.com/stretchr/testify/require"
 )
 
@@ -89,7 +90,7 @@ func hsServe(t *testing.T, mode string, u *Upgrader, respHeader http.Header, req
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = client.Close() })
 	case "UpgradeConn":
-		a, b := tcpPair(t)
+		a, b := wstest.TCPPair(t)
 		client = a
 		go func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -420,7 +421,7 @@ func TestServerResponseHeader(t *testing.T) {
 			require.ErrorIs(t, wait().err, ErrBadHeader)
 		})
 		t.Run("UpgradeConn/"+name, func(t *testing.T) {
-			a, b := tcpPair(t)
+			a, b := wstest.TCPPair(t)
 			_, _, err := (&Upgrader{}).UpgradeConn(context.Background(), b, h)
 			require.ErrorIs(t, err, ErrBadHeader)
 			_ = a.SetReadDeadline(time.Now().Add(5 * time.Second))
@@ -438,8 +439,8 @@ func TestServerResponseHeader(t *testing.T) {
 // buffered reader as well as the raw path, and that the server's own frames
 // go out unmasked (§5.1).
 func TestServerPipelinedFrames(t *testing.T) {
-	first := frameBytes(true, 0, OpText, true, []byte("first message"))
-	second := frameBytes(true, 0, OpBinary, true, []byte{9, 8, 7})
+	first := wstest.Frame{Fin: true, Opcode: wstest.OpText, Payload: []byte("first message")}.Mask().Bytes()
+	second := wstest.Frame{Fin: true, Opcode: wstest.OpBinary, Payload: []byte{9, 8, 7}}.Mask().Bytes()
 	for _, mode := range hsModes {
 		t.Run(mode, func(t *testing.T) {
 			resp, _, _, _, wait := hsServe(t, mode, &Upgrader{}, nil, hsReq+string(first)+string(second))
@@ -451,7 +452,7 @@ func TestServerPipelinedFrames(t *testing.T) {
 		})
 	}
 	t.Run("server answers unmasked", func(t *testing.T) {
-		a, b := tcpPair(t)
+		a, b := wstest.TCPPair(t)
 		done := make(chan error, 1)
 		go func() {
 			c, _, err := (&Upgrader{}).UpgradeConn(context.Background(), b, nil)
@@ -462,8 +463,8 @@ func TestServerPipelinedFrames(t *testing.T) {
 		}()
 		_, err := a.Write([]byte(hsReq))
 		require.NoError(t, err)
-		p := &rawPeer{t: t, nc: a, br: bufio.NewReader(a), masks: true} // the peer of a server
-		resp, err := http.ReadResponse(p.br, nil)
+		p := peerOn(t, a, true) // the peer of a server
+		resp, err := http.ReadResponse(p.R, nil)
 		require.NoError(t, err)
 		require.Equal(t, 101, resp.StatusCode)
 		require.NoError(t, <-done)
@@ -489,7 +490,7 @@ func TestUpgradeConnSlowloris(t *testing.T) {
 		{"context cancelled", time.Hour, 300 * time.Millisecond, context.Canceled},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			a, b := tcpPair(t)
+			a, b := wstest.TCPPair(t)
 			stop := make(chan struct{})
 			trickled := make(chan struct{})
 			go func() {
@@ -585,7 +586,7 @@ func TestUpgradeConnHeadTooLarge(t *testing.T) {
 		require.NoError(t, wait().err)
 
 		// Frames after the head are not counted against the limit.
-		big := frameBytes(true, 0, OpBinary, true, make([]byte, 4096))
+		big := wstest.Frame{Fin: true, Opcode: wstest.OpBinary, Payload: make([]byte, 4096)}.Mask().Bytes()
 		resp, _, _, _, wait = hsServe(t, "UpgradeConn", u, nil, hsReq+string(big))
 		require.Equal(t, 101, resp.StatusCode)
 		s := wait()

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plainws/plainws/internal/wstest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -102,7 +103,7 @@ func TestWriteMessageContextCancelledMidWrite(t *testing.T) {
 	go func() {
 		// The peer reads the first bytes, so the write is under way, then
 		// reads no more; the write is soon blocked on the full socket.
-		_, _ = io.ReadFull(peer.nc, make([]byte, 1024))
+		_, _ = io.ReadFull(peer.Conn, make([]byte, 1024))
 		time.Sleep(50 * time.Millisecond)
 		started <- time.Now()
 		cancel()
@@ -158,6 +159,6 @@ func TestCloseContextBoundsTheHandshake(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- c2.CloseContext(context.Background(), CloseNormalClosure, "") }()
 	assert.Equal(t, CloseNormalClosure, peer2.expectClose())
-	peer2.send(true, OpClose, closePayload(CloseNormalClosure, ""))
+	peer2.send(true, OpClose, wstest.ClosePayload(uint16(CloseNormalClosure), ""))
 	require.NoError(t, <-done)
 }

@@ -3,7 +3,6 @@
 package ws
 
 import (
-	"bufio"
 	"bytes"
 	"cmp"
 	"compress/flate"
@@ -19,6 +18,7 @@ import (
 	"time"
 
 	"github.com/plainws/plainws/internal/inflatecheck"
+	"github.com/plainws/plainws/internal/wstest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -57,7 +57,7 @@ func TestRefInflateRFC7692Examples(t *testing.T) {
 // Dialer and an Upgrader with the given options, and returns both ends.
 func deflatePair(t *testing.T, copts, sopts Options) (*Conn, *Conn) {
 	t.Helper()
-	a, b := tcpPair(t)
+	a, b := wstest.TCPPair(t)
 	type res struct {
 		c   *Conn
 		err error
@@ -101,8 +101,8 @@ func peerCompress(t *testing.T, w *flate.Writer, buf *bytes.Buffer, msg []byte) 
 
 // sendCompressed writes one compressed frame (RSV1 set) from the peer.
 func (p *rawPeer) sendCompressed(fin bool, op Opcode, payload []byte) {
-	p.t.Helper()
-	p.write(frameBytes(fin, Rsv1, op, p.masks, payload))
+	p.T.Helper()
+	p.Write(wstest.Frame{Fin: fin, Rsv: Rsv1, Opcode: byte(op), Masked: p.masks, Key: wstest.DefaultKey, Payload: payload}.Bytes())
 }
 
 // randText is letters from a small alphabet: compressible only by
@@ -462,33 +462,15 @@ func TestNegotiationMatrix(t *testing.T) {
 	}
 }
 
-// scriptedServer answers one upgrade request with extension header value
-// ext (omitted when nil) and returns its URL.
+// scriptedServer answers upgrade requests with extension header value ext
+// (omitted when nil) and returns its URL.
 func scriptedServer(t *testing.T, ext []string) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = ln.Close() })
-	go func() {
-		nc, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer nc.Close()
-		_ = nc.SetDeadline(time.Now().Add(5 * time.Second))
-		req, err := http.ReadRequest(bufio.NewReader(nc))
-		if err != nil {
-			return
-		}
-		resp := "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " +
-			AcceptKey(req.Header.Get("Sec-WebSocket-Key")) + "\r\n"
-		for _, e := range ext {
-			resp += "Sec-WebSocket-Extensions: " + e + "\r\n"
-		}
-		_, _ = nc.Write([]byte(resp + "\r\n"))
-		_, _ = io.Copy(io.Discard, nc)
-	}()
-	return "ws://" + ln.Addr().String() + "/"
+	var extra []string
+	for _, e := range ext {
+		extra = append(extra, "Sec-WebSocket-Extensions: "+e)
+	}
+	return wstest.Serve(t, wstest.Drained(func(p *wstest.Peer) { p.Upgrade(extra...) })).URL + "/"
 }
 
 // RFC 7692 §7.1: "A client MUST _Fail the WebSocket Connection_" on a bad
@@ -848,9 +830,9 @@ func TestReadStreamingWithTakeover(t *testing.T) {
 					op, rsv = OpText, Rsv1
 				}
 				fin := n == len(payload)
-				wire = append(wire, frameBytes(fin, rsv, op, true, payload[:n])...)
+				wire = append(wire, wstest.Frame{Fin: fin, Rsv: rsv, Opcode: byte(op), Payload: payload[:n]}.Mask().Bytes()...)
 				if i%3 == 0 {
-					wire = append(wire, frameBytes(true, 0, OpPing, true, []byte("between"))...)
+					wire = append(wire, wstest.Frame{Fin: true, Opcode: wstest.OpPing, Payload: []byte("between")}.Mask().Bytes()...)
 				}
 				payload = payload[n:]
 				if fin {
@@ -858,7 +840,7 @@ func TestReadStreamingWithTakeover(t *testing.T) {
 				}
 			}
 		}
-		go func() { _, _ = p.nc.Write(wire) }()
+		go func() { _, _ = p.Conn.Write(wire) }()
 		small := make([]byte, 7)
 		for i := range 30 {
 			op, r, err := c.NextReader()
@@ -953,12 +935,12 @@ func TestRsv1Rules(t *testing.T) {
 		compression bool
 		frames      [][]byte
 	}{
-		"RSV1 on a continuation": {true, [][]byte{frameBytes(false, Rsv1, OpText, false, hello[:2]), frameBytes(true, Rsv1, OpContinuation, false, hello[2:])}},
-		"RSV1 on a ping":         {true, [][]byte{frameBytes(true, Rsv1, OpPing, false, nil)}},
-		"RSV1 on a close":        {true, [][]byte{frameBytes(true, Rsv1, OpClose, false, nil)}},
-		"RSV2":                   {true, [][]byte{frameBytes(true, Rsv2, OpText, false, []byte("x"))}},
-		"RSV1|RSV3":              {true, [][]byte{frameBytes(true, Rsv1|Rsv3, OpText, false, hello)}},
-		"RSV1 not negotiated":    {false, [][]byte{frameBytes(true, Rsv1, OpText, false, hello)}},
+		"RSV1 on a continuation": {true, [][]byte{wstest.Frame{Rsv: Rsv1, Opcode: wstest.OpText, Payload: hello[:2]}.Bytes(), wstest.Frame{Fin: true, Rsv: Rsv1, Opcode: wstest.OpContinuation, Payload: hello[2:]}.Bytes()}},
+		"RSV1 on a ping":         {true, [][]byte{wstest.Frame{Fin: true, Rsv: Rsv1, Opcode: wstest.OpPing}.Bytes()}},
+		"RSV1 on a close":        {true, [][]byte{wstest.Frame{Fin: true, Rsv: Rsv1, Opcode: wstest.OpClose}.Bytes()}},
+		"RSV2":                   {true, [][]byte{wstest.Frame{Fin: true, Rsv: Rsv2, Opcode: wstest.OpText, Payload: []byte("x")}.Bytes()}},
+		"RSV1|RSV3":              {true, [][]byte{wstest.Frame{Fin: true, Rsv: Rsv1 | Rsv3, Opcode: wstest.OpText, Payload: hello}.Bytes()}},
+		"RSV1 not negotiated":    {false, [][]byte{wstest.Frame{Fin: true, Rsv: Rsv1, Opcode: wstest.OpText, Payload: hello}.Bytes()}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			c, p := newRawPeer(t, RoleClient, nil)
@@ -966,7 +948,7 @@ func TestRsv1Rules(t *testing.T) {
 				c.compression = newDeflateState(&CompressionOptions{}, deflateParams{}, RoleClient)
 			}
 			for _, f := range tc.frames {
-				p.write(f)
+				p.Write(f)
 			}
 			_, _, err := c.ReadMessage()
 			var pe *ProtocolError
@@ -1064,7 +1046,7 @@ func TestDecompressionBomb(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		_, _ = p.nc.Write(frameBytes(true, Rsv1, OpBinary, false, bomb))
+		_, _ = p.Conn.Write(wstest.Frame{Fin: true, Rsv: Rsv1, Opcode: wstest.OpBinary, Payload: bomb}.Bytes())
 	}()
 	var before, after runtime.MemStats
 	runtime.GC()
@@ -1085,7 +1067,7 @@ func TestDecompressionBomb(t *testing.T) {
 	done = make(chan struct{})
 	go func() {
 		defer close(done)
-		_, _ = p.nc.Write(frameBytes(true, Rsv1, OpBinary, true, bombPayload(10000)))
+		_, _ = p.Conn.Write(wstest.Frame{Fin: true, Rsv: Rsv1, Opcode: wstest.OpBinary, Payload: bombPayload(10000)}.Mask().Bytes())
 	}()
 	_, r, err := c.NextReader()
 	require.NoError(t, err)
@@ -1171,7 +1153,7 @@ func TestCompressedReadDeadline(t *testing.T) {
 func TestCloseInsideCompressedMessage(t *testing.T) {
 	c, p := newDeflatePeer(t, RoleClient, &Options{CloseTimeout: 50 * time.Millisecond}, CompressionOptions{}, deflateParams{})
 	p.sendCompressed(false, OpText, []byte{0xf2, 0x48})
-	p.send(true, OpClose, closePayload(CloseGoingAway, "bye"))
+	p.send(true, OpClose, wstest.ClosePayload(uint16(CloseGoingAway), "bye"))
 	_, _, err := c.ReadMessage()
 	var ce *CloseError
 	require.ErrorAs(t, err, &ce)

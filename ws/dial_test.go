@@ -24,6 +24,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plainws/plainws/internal/wstest"
 	"github.com/stretchr/testify/require"
 )
 
@@ -244,7 +245,7 @@ func TestDialBadURL(t *testing.T) {
 			require.ErrorIs(t, err, ErrBadURL)
 			_, err = d.DialNet(context.Background(), u)
 			require.ErrorIs(t, err, ErrBadURL)
-			a, _ := tcpPair(t)
+			a, _ := wstest.TCPPair(t)
 			_, _, err = d.Handshake(context.Background(), a, u)
 			require.ErrorIs(t, err, ErrBadURL)
 		})
@@ -301,19 +302,14 @@ func TestDialLocalAddr(t *testing.T) {
 		require.Equal(t, la.String(), <-remotes)
 	})
 	t.Run("chosen port", func(t *testing.T) {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		require.NoError(t, err)
-		free := ln.Addr().(*net.TCPAddr)
-		require.NoError(t, ln.Close())
+		free := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: wstest.UnusedPort(t)}
 		c := dialT(t, &Dialer{LocalAddr: free}, url)
 		require.Equal(t, free.String(), c.LocalAddr().String())
 		require.Equal(t, free.String(), <-remotes)
 	})
 	t.Run("address in use", func(t *testing.T) {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		require.NoError(t, err)
-		defer ln.Close()
-		_, _, err = hsDial(&Dialer{LocalAddr: ln.Addr()}, url)
+		ln := wstest.Listen(t)
+		_, _, err := hsDial(&Dialer{LocalAddr: ln.Addr()}, url)
 		require.ErrorIs(t, err, syscall.EADDRINUSE, "LocalAddr was used for the bind")
 	})
 }
@@ -333,14 +329,14 @@ func TestDialerHandshakeOverCallerConn(t *testing.T) {
 	hsEcho(t, c, "over the caller's conn")
 	require.NoError(t, c.Close(CloseNormalClosure, ""))
 
-	refuse, peers := hsScript(t, hsAnswer("HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n"))
+	refuse, peers := hsScript(t, wstest.Answer("HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n"))
 	nc, err = net.Dial("tcp", strings.TrimPrefix(refuse, "ws://"))
 	require.NoError(t, err)
 	_, resp, err = (&Dialer{}).Handshake(context.Background(), nc, refuse)
 	require.ErrorIs(t, err, ErrBadStatus)
 	require.Equal(t, 403, resp.StatusCode)
 	require.NoError(t, nc.Close(), "the caller's connection was left open")
-	require.True(t, hsNext(t, peers).closed)
+	require.True(t, peers.Next(t).Closed)
 }
 
 // TestDialNetThenHandshake checks the two halves of Dial: DialNet returns
@@ -375,10 +371,7 @@ func TestDialNetThenHandshake(t *testing.T) {
 
 	// A refused TCP connection (RFC 6455 §4.1 step 4) is reported with its
 	// cause.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	closed := ln.Addr().String()
-	require.NoError(t, ln.Close())
+	closed := wstest.UnusedAddr(t)
 	_, err = d.DialNet(ctx, "ws://"+closed)
 	require.ErrorIs(t, err, syscall.ECONNREFUSED)
 	_, _, err = d.Dial(ctx, "ws://"+closed)
@@ -393,7 +386,7 @@ func TestDialContextCancelMidHandshake(t *testing.T) {
 	checkNoLeak(t)
 	t.Run("waiting for the 101", func(t *testing.T) {
 		got := make(chan struct{})
-		url, peers := hsScript(t, func(net.Conn, *http.Request) { close(got) })
+		url, peers := hsScript(t, func(*wstest.Peer) { close(got) })
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		cancelledAt := make(chan time.Time, 1)
@@ -408,34 +401,29 @@ func TestDialContextCancelMidHandshake(t *testing.T) {
 		require.Nil(t, resp)
 		require.ErrorIs(t, err, context.Canceled)
 		require.Less(t, returned.Sub(<-cancelledAt), 2*time.Second, "the dial returns promptly once cancelled")
-		require.True(t, hsNext(t, peers).closed, "the connection is closed")
+		require.True(t, peers.Next(t).Closed, "the connection is closed")
 	})
 	t.Run("during TLS", func(t *testing.T) {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		require.NoError(t, err)
-		defer ln.Close()
 		eof := make(chan error, 1)
-		go func() {
-			nc, err := ln.Accept()
-			if err != nil {
-				eof <- err
-				return
-			}
+		addr := wstest.ServeTCP(t, func(nc net.Conn) {
 			defer nc.Close()
 			_ = nc.SetDeadline(time.Now().Add(10 * time.Second))
 			// Read the ClientHello and never answer it.
 			buf := make([]byte, 4096)
 			for {
 				if _, err := nc.Read(buf); err != nil {
-					eof <- err
+					select {
+					case eof <- err:
+					default:
+					}
 					return
 				}
 			}
-		}()
+		})
 		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 		defer cancel()
 		start := time.Now()
-		_, _, err = (&Dialer{}).Dial(ctx, "wss://"+ln.Addr().String())
+		_, _, err := (&Dialer{}).Dial(ctx, "wss://"+addr)
 		require.ErrorIs(t, err, context.DeadlineExceeded)
 		require.Less(t, time.Since(start), 5*time.Second)
 		select {
@@ -460,7 +448,7 @@ func TestDialContextCancelMidHandshake(t *testing.T) {
 func TestDialManyNoLeak(t *testing.T) {
 	checkNoLeak(t)
 	url, _ := echoServer(t, &Upgrader{})
-	refuse, _ := hsScript(t, hsAnswer("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"))
+	refuse, _ := hsScript(t, wstest.Answer("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"))
 	silent, _ := hsScript(t, nil)
 	var wg sync.WaitGroup
 	for i := range 10 {

@@ -6,7 +6,6 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/base64"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/plainws/plainws/internal/proxyserver"
+	"github.com/plainws/plainws/internal/wstest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -25,11 +25,8 @@ func TestDialErrorNamesTheStep(t *testing.T) {
 	defer cancel()
 
 	// Nothing listens: the TCP connect fails.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
-	_, _, err = (&Dialer{}).Dial(ctx, "ws://"+addr+"/")
+	addr := wstest.UnusedAddr(t)
+	_, _, err := (&Dialer{}).Dial(ctx, "ws://"+addr+"/")
 	var de *DialError
 	require.ErrorAs(t, err, &de)
 	assert.Equal(t, OpConnect, de.Op)

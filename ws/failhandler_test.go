@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plainws/plainws/internal/wstest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -21,7 +22,7 @@ func TestFailHandlerWritesBeforeTheCloseFrame(t *testing.T) {
 				got = err
 				require.NoError(t, c.WriteMessage(OpText, []byte("queued before the failure")))
 			})
-			peer.write(frameBytes(true, 0x40, OpText, peer.masks, []byte("bad RSV1"))) // RFC 6455 §5.2
+			peer.Write(wstest.Frame{Fin: true, Rsv: 0x40, Opcode: wstest.OpText, Masked: peer.masks, Key: wstest.DefaultKey, Payload: []byte("bad RSV1")}.Bytes()) // RFC 6455 §5.2
 			_, _, err := c.ReadMessage()
 			var pe *ProtocolError
 			require.ErrorAs(t, err, &pe)
@@ -38,7 +39,7 @@ func TestFailHandlerNotCalledWhenThePeerCloses(t *testing.T) {
 	c, peer := newRawPeer(t, RoleServer, &Options{CloseTimeout: 100 * time.Millisecond})
 	called := false
 	c.SetFailHandler(func(*ProtocolError) { called = true })
-	peer.send(true, OpClose, closePayload(CloseNormalClosure, "bye"))
+	peer.send(true, OpClose, wstest.ClosePayload(uint16(CloseNormalClosure), "bye"))
 	_, _, err := c.ReadMessage()
 	var ce *CloseError
 	require.ErrorAs(t, err, &ce)

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plainws/plainws/internal/wstest"
 	"github.com/stretchr/testify/require"
 )
 
@@ -34,7 +35,7 @@ func TestRegressionMalformedResponseIsHandshakeError(t *testing.T) {
 		"bad Content-Length":   "HTTP/1.1 403 Forbidden\r\nContent-Length: x\r\n\r\n",
 	} {
 		t.Run(name, func(t *testing.T) {
-			url, _ := hsScript(t, hsAnswer(resp))
+			url, _ := hsScript(t, wstest.Answer(resp))
 			_, _, err := hsDial(&Dialer{}, url)
 			require.Error(t, err)
 			require.ErrorIs(t, err, ErrBadHandshake, "got %v", err)
@@ -57,7 +58,7 @@ func TestRegressionUpgradeConnKeepsIOCause(t *testing.T) {
 		"half a request": "GET /chat HTTP/1.1\r\nHost: server.exa",
 	} {
 		t.Run(name, func(t *testing.T) {
-			a, b := tcpPair(t)
+			a, b := wstest.TCPPair(t)
 			_, err := a.Write([]byte(sent))
 			require.NoError(t, err)
 			require.NoError(t, a.(*net.TCPConn).CloseWrite())
@@ -85,7 +86,7 @@ func TestRegressionClientSubprotocolsMustBeUniqueTokens(t *testing.T) {
 		"separator in Header":       {Header: http.Header{"Sec-Websocket-Protocol": {"chat;v=1"}}},
 	} {
 		t.Run(name, func(t *testing.T) {
-			url, _ := hsScript(t, hsAnswer(hsOK))
+			url, _ := hsScript(t, wstest.Answer(hsOK))
 			c, _, err := hsDial(d, url)
 			if c != nil {
 				_ = c.CloseNow()

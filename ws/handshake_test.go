@@ -3,7 +3,6 @@
 package ws
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/base64"
@@ -17,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plainws/plainws/internal/wstest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -29,100 +29,14 @@ import (
 // the request's key.
 const hsOK = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
 
-// hsPeer is what a scripted server saw of one connection.
-type hsPeer struct {
-	raw    string        // the request head, byte for byte, up to the blank line
-	req    *http.Request // the same head parsed by net/http
-	err    error         // reading the head failed
-	closed bool          // the client closed the connection (clean EOF) after the script ran
-}
-
-// hsReadHead reads a request head one byte at a time, so that nothing the
-// client sent after the blank line is consumed, and parses it.
-func hsReadHead(nc net.Conn) (string, *http.Request, error) {
-	var head []byte
-	var b [1]byte
-	for !bytes.HasSuffix(head, []byte("\r\n\r\n")) {
-		if len(head) > 64<<10 {
-			return string(head), nil, errors.New("request head too long")
-		}
-		if _, err := nc.Read(b[:]); err != nil {
-			return string(head), nil, err
-		}
-		head = append(head, b[0])
-	}
-	req, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(head)))
-	return string(head), req, err
-}
-
-// hsScript starts a raw loopback server. For each connection it reads the
-// request head, runs script (which may answer anything, or nothing), then
-// reads until the client closes and reports what it saw on the returned
-// channel. It returns the ws:// URL of the server.
-func hsScript(t *testing.T, script func(nc net.Conn, req *http.Request)) (string, <-chan hsPeer) {
+// hsScript starts a wstest server that runs script (which may answer
+// anything, or nothing) on each connection, then reads until the client
+// closes; it returns the ws:// URL and the server, whose Next reports each
+// connection (Peer.Closed: the client closed it cleanly).
+func hsScript(t *testing.T, script wstest.Script) (string, *wstest.Server) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	out := make(chan hsPeer, 64)
-	report := func(p hsPeer) {
-		select {
-		case out <- p:
-		default: // nobody is listening for this many; drop the report
-		}
-	}
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			nc, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer nc.Close()
-				_ = nc.SetDeadline(time.Now().Add(10 * time.Second))
-				raw, req, err := hsReadHead(nc)
-				if err != nil {
-					report(hsPeer{raw: raw, err: err})
-					return
-				}
-				if script != nil {
-					script(nc, req)
-				}
-				_, err = io.Copy(io.Discard, nc)
-				report(hsPeer{raw: raw, req: req, closed: err == nil})
-			}()
-		}
-	}()
-	t.Cleanup(func() { _ = ln.Close(); wg.Wait() })
-	return "ws://" + ln.Addr().String(), out
-}
-
-// hsAnswer returns a script that writes resp in one write, with {accept}
-// replaced by the right Sec-WebSocket-Accept for the request.
-func hsAnswer(resp string) func(net.Conn, *http.Request) {
-	return func(nc net.Conn, req *http.Request) {
-		_, _ = nc.Write([]byte(hsFill(resp, req)))
-	}
-}
-
-func hsFill(resp string, req *http.Request) string {
-	return strings.ReplaceAll(resp, "{accept}", AcceptKey(req.Header.Get("Sec-WebSocket-Key")))
-}
-
-// hsNext waits for the scripted server's report on one connection.
-func hsNext(t *testing.T, ch <-chan hsPeer) hsPeer {
-	t.Helper()
-	select {
-	case p := <-ch:
-		return p
-	case <-time.After(10 * time.Second):
-		require.FailNow(t, "the scripted server saw no connection end")
-		return hsPeer{}
-	}
+	srv := wstest.Serve(t, wstest.Drained(script))
+	return srv.URL, srv
 }
 
 // hsDial dials with a 10 s bound.
@@ -130,11 +44,6 @@ func hsDial(d *Dialer, url string) (*Conn, *http.Response, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	return d.Dial(ctx, url)
-}
-
-// hsLines splits a raw head into its lines, without the final blank one.
-func hsLines(raw string) []string {
-	return strings.Split(strings.TrimSuffix(raw, "\r\n\r\n"), "\r\n")
 }
 
 // hsRedirect returns a copy of d whose connections go to target whatever
@@ -166,7 +75,7 @@ func TestAcceptKeyRFCExample(t *testing.T) {
 // never the fragment, §3), HTTP/1.1, Host, Upgrade, Connection, a key,
 // version 13, Origin and the subprotocol list, and the caller's headers.
 func TestClientRequestBytes(t *testing.T) {
-	url, peers := hsScript(t, hsAnswer(hsOK))
+	url, peers := hsScript(t, wstest.Answer(hsOK))
 	d := &Dialer{
 		Subprotocols: []string{"chat", "superchat"},
 		Header: http.Header{
@@ -178,10 +87,10 @@ func TestClientRequestBytes(t *testing.T) {
 	}
 	c := dialT(t, d, url+"/chat/room?name=a%20b&x=1#fragment")
 	_ = c.CloseNow()
-	p := hsNext(t, peers)
-	require.NoError(t, p.err)
+	p := peers.Next(t)
+	require.NoError(t, p.Err)
 
-	lines := hsLines(p.raw)
+	lines := wstest.Lines(p.Head)
 	// §4.1 items 1–3: "GET", the resource name, "HTTP/1.1".
 	require.Equal(t, "GET /chat/room?name=a%20b&x=1 HTTP/1.1", lines[0], "RFC 6455 §4.1 item 2–3 request line (§3: no fragment)")
 	host := strings.TrimPrefix(url, "ws://")
@@ -201,7 +110,7 @@ func TestClientRequestBytes(t *testing.T) {
 		require.Contains(t, lines[1:], want)
 	}
 	// §4.1 item 7: a key that is base64 of 16 bytes.
-	key := p.req.Header.Get("Sec-WebSocket-Key")
+	key := p.Req.Header.Get("Sec-WebSocket-Key")
 	raw, err := base64.StdEncoding.DecodeString(key)
 	require.NoError(t, err, "RFC 6455 §4.1 item 7: key must be base64")
 	require.Len(t, raw, 16, "RFC 6455 §4.1 item 7: a 16-byte nonce")
@@ -219,23 +128,23 @@ func TestClientRequestBytes(t *testing.T) {
 		require.Equal(t, 1, n, "one %s line in %q", name, lines)
 	}
 	// Nothing we did not ask for: no extension offer without Compression.
-	require.Empty(t, p.req.Header.Values("Sec-WebSocket-Extensions"))
-	require.Equal(t, "GET", p.req.Method)
-	require.Equal(t, 1, p.req.ProtoMajor)
-	require.Equal(t, 1, p.req.ProtoMinor)
+	require.Empty(t, p.Req.Header.Values("Sec-WebSocket-Extensions"))
+	require.Equal(t, "GET", p.Req.Method)
+	require.Equal(t, 1, p.Req.ProtoMajor)
+	require.Equal(t, 1, p.Req.ProtoMinor)
 }
 
 // TestClientKeyIsFreshPerConnection checks RFC 6455 §4.1 item 7: "The nonce
 // MUST be selected randomly for each connection."
 func TestClientKeyIsFreshPerConnection(t *testing.T) {
-	url, peers := hsScript(t, hsAnswer(hsOK))
+	url, peers := hsScript(t, wstest.Answer(hsOK))
 	seen := map[string]bool{}
 	for range 8 {
 		c := dialT(t, &Dialer{}, url)
 		_ = c.CloseNow()
-		p := hsNext(t, peers)
-		require.NoError(t, p.err)
-		key := p.req.Header.Get("Sec-WebSocket-Key")
+		p := peers.Next(t)
+		require.NoError(t, p.Err)
+		key := p.Req.Header.Get("Sec-WebSocket-Key")
 		raw, err := base64.StdEncoding.DecodeString(key)
 		require.NoError(t, err)
 		require.Len(t, raw, 16)
@@ -267,19 +176,20 @@ func TestClientHostHeader(t *testing.T) {
 		{"wss://[2001:db8::1]:8443/", "[2001:db8::1]:8443"},
 	} {
 		t.Run(tc.url, func(t *testing.T) {
-			a, b := tcpPair(t)
+			a, b := wstest.TCPPair(t)
 			type result struct {
-				p   hsPeer
-				err error
+				head string
+				req  *http.Request
+				err  error
 			}
 			done := make(chan result, 1)
 			go func() {
 				_ = b.SetDeadline(time.Now().Add(5 * time.Second))
-				raw, req, err := hsReadHead(b)
+				head, req, err := wstest.ReadRequest(b)
 				if err == nil {
-					_, err = b.Write([]byte(hsFill(hsOK, req)))
+					_, err = b.Write([]byte(wstest.Fill(hsOK, req)))
 				}
-				done <- result{hsPeer{raw: raw, req: req}, err}
+				done <- result{head, req, err}
 			}()
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
@@ -288,8 +198,8 @@ func TestClientHostHeader(t *testing.T) {
 			defer c.CloseNow()
 			r := <-done
 			require.NoError(t, r.err)
-			require.Equal(t, "Host: "+tc.host, hsLines(r.p.raw)[1], "RFC 6455 §4.1 item 4")
-			require.Equal(t, tc.host, r.p.req.Host)
+			require.Equal(t, "Host: "+tc.host, wstest.Lines(r.head)[1], "RFC 6455 §4.1 item 4")
+			require.Equal(t, tc.host, r.req.Host)
 		})
 	}
 }
@@ -298,13 +208,13 @@ func TestClientHostHeader(t *testing.T) {
 // URL's (to address a virtual host) and that Host is still sent once (§4.1
 // item 4: "The request MUST contain a |Host| header field").
 func TestClientHostOverride(t *testing.T) {
-	url, peers := hsScript(t, hsAnswer(hsOK))
+	url, peers := hsScript(t, wstest.Answer(hsOK))
 	c := dialT(t, &Dialer{Header: http.Header{"Host": {"virtual.example:8443"}}}, url)
 	_ = c.CloseNow()
-	p := hsNext(t, peers)
-	require.NoError(t, p.err)
-	require.Equal(t, "virtual.example:8443", p.req.Host)
-	require.Equal(t, 1, strings.Count(strings.ToLower(p.raw), "\r\nhost:"), "exactly one Host line in %q", p.raw)
+	p := peers.Next(t)
+	require.NoError(t, p.Err)
+	require.Equal(t, "virtual.example:8443", p.Req.Host)
+	require.Equal(t, 1, strings.Count(strings.ToLower(p.Head), "\r\nhost:"), "exactly one Host line in %q", p.Head)
 }
 
 // TestClientSubprotocolsAsHeader checks that subprotocols may be offered as
@@ -312,18 +222,18 @@ func TestClientHostOverride(t *testing.T) {
 // server's choice among them is accepted (§4.1, item 6 of the response
 // checks), and that offering them both ways is refused.
 func TestClientSubprotocolsAsHeader(t *testing.T) {
-	url, peers := hsScript(t, hsAnswer(strings.Replace(hsOK, "\r\n\r\n", "\r\nSec-WebSocket-Protocol: superchat\r\n\r\n", 1)))
+	url, peers := hsScript(t, wstest.Answer(strings.Replace(hsOK, "\r\n\r\n", "\r\nSec-WebSocket-Protocol: superchat\r\n\r\n", 1)))
 	c := dialT(t, &Dialer{Header: http.Header{"Sec-Websocket-Protocol": {"chat, superchat"}}}, url)
 	require.Equal(t, "superchat", c.Subprotocol())
 	_ = c.CloseNow()
-	p := hsNext(t, peers)
-	require.Equal(t, []string{"chat, superchat"}, p.req.Header.Values("Sec-WebSocket-Protocol"))
+	p := peers.Next(t)
+	require.Equal(t, []string{"chat, superchat"}, p.Req.Header.Values("Sec-WebSocket-Protocol"))
 
 	d, asked := hsRedirect(Dialer{Subprotocols: []string{"chat"}, Header: http.Header{"Sec-Websocket-Protocol": {"chat"}}}, strings.TrimPrefix(url, "ws://"))
 	_, _, err := hsDial(d, url)
 	require.ErrorIs(t, err, ErrBadHeader)
 	if len(asked()) > 0 {
-		require.Empty(t, hsNext(t, peers).raw, "nothing is sent")
+		require.Empty(t, peers.Next(t).Head, "nothing is sent")
 	}
 }
 
@@ -356,7 +266,7 @@ func TestClientRefusesBadHeaders(t *testing.T) {
 		"empty subprotocol":      {Subprotocols: []string{""}},
 	} {
 		t.Run(name, func(t *testing.T) {
-			url, peers := hsScript(t, hsAnswer(hsOK))
+			url, peers := hsScript(t, wstest.Answer(hsOK))
 			rd, asked := hsRedirect(*d, strings.TrimPrefix(url, "ws://"))
 			c, resp, err := hsDial(rd, url)
 			require.ErrorIs(t, err, ErrBadHeader)
@@ -364,12 +274,12 @@ func TestClientRefusesBadHeaders(t *testing.T) {
 			require.Nil(t, resp)
 			if len(asked()) > 0 {
 				// Dial opened a connection: it must close it unused.
-				p := hsNext(t, peers)
-				require.Empty(t, p.raw, "nothing is sent for a refused header")
+				p := peers.Next(t)
+				require.Empty(t, p.Head, "nothing is sent for a refused header")
 			}
 
 			// Over a caller's connection: nothing may reach the wire.
-			a, b := tcpPair(t)
+			a, b := wstest.TCPPair(t)
 			_, _, err = d.Handshake(context.Background(), a, url)
 			require.ErrorIs(t, err, ErrBadHeader)
 			require.NoError(t, a.Close(), "Handshake leaves the caller's conn open")
@@ -427,10 +337,10 @@ func TestClientValidatesResponse(t *testing.T) {
 		{"§4.1 item 6: two subprotocol headers", hsOK[:len(hsOK)-2] + "Sec-WebSocket-Protocol: chat\r\nSec-WebSocket-Protocol: superchat\r\n\r\n", []string{"chat", "superchat"}, ErrBadSubprotocol, 101},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			script := func(nc net.Conn, req *http.Request) {
-				resp := hsFill(tc.resp, req)
-				resp = strings.ReplaceAll(resp, "{ACCEPT}", strings.ToLower(AcceptKey(req.Header.Get("Sec-WebSocket-Key"))))
-				_, _ = nc.Write([]byte(resp))
+			script := func(p *wstest.Peer) {
+				resp := wstest.Fill(tc.resp, p.Req)
+				resp = strings.ReplaceAll(resp, "{ACCEPT}", strings.ToLower(wstest.AcceptKey(p.Key())))
+				_, _ = p.Conn.Write([]byte(resp))
 			}
 			url, peers := hsScript(t, script)
 			c, resp, err := hsDial(&Dialer{Subprotocols: tc.protos}, url)
@@ -441,8 +351,8 @@ func TestClientValidatesResponse(t *testing.T) {
 			require.NotNil(t, he.Header)
 			require.NotNil(t, resp, "the response is returned with the error")
 			require.Equal(t, tc.status, resp.StatusCode)
-			p := hsNext(t, peers)
-			require.True(t, p.closed, "RFC 6455 §4.1: the client fails the connection (closes it)")
+			p := peers.Next(t)
+			require.True(t, p.Closed, "RFC 6455 §4.1: the client fails the connection (closes it)")
 		})
 	}
 }
@@ -465,7 +375,7 @@ func TestClientAcceptsValidVariants(t *testing.T) {
 		{"no subprotocol chosen", hsOK, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			url, _ := hsScript(t, hsAnswer(tc.resp))
+			url, _ := hsScript(t, wstest.Answer(tc.resp))
 			c, resp, err := hsDial(&Dialer{Subprotocols: []string{"chat", "superchat"}}, url)
 			require.NoError(t, err)
 			defer c.CloseNow()
@@ -484,7 +394,7 @@ func TestClientAcceptsValidVariants(t *testing.T) {
 func TestClientRefusedStatusKeepsBody(t *testing.T) {
 	t.Run("short body", func(t *testing.T) {
 		body := "forbidden: token expired"
-		url, peers := hsScript(t, hsAnswer("HTTP/1.1 403 Forbidden\r\nX-Reason: expired\r\nContent-Type: text/plain\r\nContent-Length: 24\r\n\r\n"+body))
+		url, peers := hsScript(t, wstest.Answer("HTTP/1.1 403 Forbidden\r\nX-Reason: expired\r\nContent-Type: text/plain\r\nContent-Length: 24\r\n\r\n"+body))
 		c, resp, err := hsDial(&Dialer{}, url)
 		require.Nil(t, c)
 		he := hsHandshakeErr(t, err, ErrBadStatus)
@@ -496,11 +406,11 @@ func TestClientRefusedStatusKeepsBody(t *testing.T) {
 		require.NotNil(t, resp)
 		require.Equal(t, 403, resp.StatusCode)
 		require.Equal(t, "expired", resp.Header.Get("X-Reason"))
-		require.True(t, hsNext(t, peers).closed)
+		require.True(t, peers.Next(t).Closed)
 	})
 	t.Run("long body is cut", func(t *testing.T) {
 		body := strings.Repeat("0123456789abcdef", 1024) // 16 KiB
-		url, _ := hsScript(t, hsAnswer("HTTP/1.1 403 Forbidden\r\nContent-Length: 16384\r\n\r\n"+body))
+		url, _ := hsScript(t, wstest.Answer("HTTP/1.1 403 Forbidden\r\nContent-Length: 16384\r\n\r\n"+body))
 		_, _, err := hsDial(&Dialer{}, url)
 		he := hsHandshakeErr(t, err, ErrBadStatus)
 		require.Equal(t, body[:len(he.Body)], string(he.Body), "the first bytes of the body")
@@ -510,7 +420,7 @@ func TestClientRefusedStatusKeepsBody(t *testing.T) {
 	t.Run("body never sent", func(t *testing.T) {
 		// A refusal that announces a body and never sends it must not hold
 		// the dial past its timeout.
-		url, _ := hsScript(t, hsAnswer("HTTP/1.1 401 Unauthorized\r\nContent-Length: 100\r\n\r\nabc"))
+		url, _ := hsScript(t, wstest.Answer("HTTP/1.1 401 Unauthorized\r\nContent-Length: 100\r\n\r\nabc"))
 		start := time.Now()
 		_, resp, err := hsDial(&Dialer{HandshakeTimeout: 300 * time.Millisecond}, url)
 		require.Less(t, time.Since(start), 5*time.Second)
@@ -536,12 +446,12 @@ func TestClientHeadTooLarge(t *testing.T) {
 		{"one endless line", []byte("X-Filler: "), bytes.Repeat([]byte("a"), 64<<10)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			url, _ := hsScript(t, func(nc net.Conn, req *http.Request) {
-				if _, err := nc.Write(append([]byte("HTTP/1.1 101 Switching Protocols\r\n"), tc.first...)); err != nil {
+			url, _ := hsScript(t, func(p *wstest.Peer) {
+				if _, err := p.Conn.Write(append([]byte("HTTP/1.1 101 Switching Protocols\r\n"), tc.first...)); err != nil {
 					return
 				}
 				for sent := 0; sent < offered; sent += len(tc.rest) {
-					if _, err := nc.Write(tc.rest); err != nil {
+					if _, err := p.Conn.Write(tc.rest); err != nil {
 						return
 					}
 				}
@@ -560,17 +470,17 @@ func TestClientHeadTooLarge(t *testing.T) {
 	}
 	t.Run("custom limit", func(t *testing.T) {
 		big := hsOK[:len(hsOK)-2] + "X-Big: " + strings.Repeat("b", 1024) + "\r\n\r\n"
-		url, _ := hsScript(t, hsAnswer(big))
+		url, _ := hsScript(t, wstest.Answer(big))
 		_, _, err := hsDial(&Dialer{MaxResponseHeadBytes: 512}, url)
 		hsHandshakeErr(t, err, ErrHeadTooLarge)
 
-		url, _ = hsScript(t, hsAnswer(hsOK))
+		url, _ = hsScript(t, wstest.Answer(hsOK))
 		c, _, err := hsDial(&Dialer{MaxResponseHeadBytes: 512}, url)
 		require.NoError(t, err, "a normal head fits in 512 bytes")
 		_ = c.CloseNow()
 
 		// The limit is on the head only: messages after it are not counted.
-		url, _ = hsScript(t, hsAnswer(hsOK+string(frameBytes(true, 0, OpBinary, false, make([]byte, 4096)))))
+		url, _ = hsScript(t, wstest.Answer(hsOK+string(wstest.Frame{Fin: true, Opcode: wstest.OpBinary, Payload: make([]byte, 4096)}.Bytes())))
 		c, _, err = hsDial(&Dialer{MaxResponseHeadBytes: 512}, url)
 		require.NoError(t, err)
 		defer c.CloseNow()
@@ -614,7 +524,7 @@ func TestClientServerNeverAnswers(t *testing.T) {
 			require.ErrorIs(t, err, context.DeadlineExceeded)
 			require.GreaterOrEqual(t, elapsed, 250*time.Millisecond, "it waited for the answer")
 			require.Less(t, elapsed, 5*time.Second, "bounded by the 300 ms deadline")
-			require.True(t, hsNext(t, peers).closed, "the connection is closed")
+			require.True(t, peers.Next(t).Closed, "the connection is closed")
 		})
 	}
 }
@@ -623,9 +533,9 @@ func TestClientServerNeverAnswers(t *testing.T) {
 // 200 ms cannot stretch the dial past HandshakeTimeout: the timeout bounds
 // the whole handshake, not each read.
 func TestClientSlowServerBounded(t *testing.T) {
-	url, peers := hsScript(t, func(nc net.Conn, req *http.Request) {
-		for _, b := range []byte(hsFill(hsOK, req)) {
-			if _, err := nc.Write([]byte{b}); err != nil {
+	url, peers := hsScript(t, func(p *wstest.Peer) {
+		for _, b := range []byte(wstest.Fill(hsOK, p.Req)) {
+			if _, err := p.Conn.Write([]byte{b}); err != nil {
 				return
 			}
 			time.Sleep(200 * time.Millisecond)
@@ -635,7 +545,7 @@ func TestClientSlowServerBounded(t *testing.T) {
 	_, _, err := hsDial(&Dialer{HandshakeTimeout: 700 * time.Millisecond}, url)
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	require.Less(t, time.Since(start), 5*time.Second)
-	require.True(t, hsNext(t, peers).closed)
+	require.True(t, peers.Next(t).Closed)
 }
 
 // TestClientFrameInSameWriteAs101 checks that a frame the server sends in
@@ -644,10 +554,10 @@ func TestClientSlowServerBounded(t *testing.T) {
 // once the handshake is validated the connection is OPEN and data frames
 // may follow at once; Workerman bug B1 left them unread).
 func TestClientFrameInSameWriteAs101(t *testing.T) {
-	welcome := frameBytes(true, 0, OpText, false, []byte("welcome"))
-	second := frameBytes(true, 0, OpBinary, false, []byte{1, 2, 3})
-	url, _ := hsScript(t, func(nc net.Conn, req *http.Request) {
-		_, _ = nc.Write(append(append([]byte(hsFill(hsOK, req)), welcome...), second...))
+	welcome := wstest.Frame{Fin: true, Opcode: wstest.OpText, Payload: []byte("welcome")}.Bytes()
+	second := wstest.Frame{Fin: true, Opcode: wstest.OpBinary, Payload: []byte{1, 2, 3}}.Bytes()
+	url, _ := hsScript(t, func(p *wstest.Peer) {
+		_, _ = p.Conn.Write(append(append([]byte(wstest.Fill(hsOK, p.Req)), welcome...), second...))
 	})
 	c := dialT(t, &Dialer{}, url)
 	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
@@ -665,10 +575,10 @@ func TestClientFrameInSameWriteAs101(t *testing.T) {
 // single-byte TCP segments is read correctly (RFC 6455 §4.1 is about the
 // bytes, not how they arrive), including a frame that follows it.
 func TestClientResponseByteByByte(t *testing.T) {
-	url, _ := hsScript(t, func(nc net.Conn, req *http.Request) {
-		all := append([]byte(hsFill(hsOK, req)), frameBytes(true, 0, OpText, false, []byte("hi"))...)
+	url, _ := hsScript(t, func(p *wstest.Peer) {
+		all := append([]byte(wstest.Fill(hsOK, p.Req)), wstest.Frame{Fin: true, Opcode: wstest.OpText, Payload: []byte("hi")}.Bytes()...)
 		for _, b := range all {
-			if _, err := nc.Write([]byte{b}); err != nil {
+			if _, err := p.Conn.Write([]byte{b}); err != nil {
 				return
 			}
 			time.Sleep(time.Millisecond)
@@ -694,19 +604,10 @@ func TestClientServerClosesEarly(t *testing.T) {
 		"no blank line": "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: x\r\n",
 	} {
 		t.Run(name, func(t *testing.T) {
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			require.NoError(t, err)
-			defer ln.Close()
-			go func() {
-				nc, err := ln.Accept()
-				if err != nil {
-					return
-				}
-				_, _, _ = hsReadHead(nc)
-				_, _ = nc.Write([]byte(partial))
-				_ = nc.Close()
-			}()
-			_, _, err = hsDial(&Dialer{}, "ws://"+ln.Addr().String())
+			srv := wstest.Serve(t, func(p *wstest.Peer) {
+				_, _ = p.Conn.Write([]byte(partial)) // then the server closes
+			})
+			_, _, err := hsDial(&Dialer{}, srv.URL)
 			require.Error(t, err)
 			require.True(t, errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF), "got %v", err)
 		})

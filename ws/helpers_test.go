@@ -3,7 +3,6 @@
 package ws
 
 import (
-	"bufio"
 	"context"
 	"io"
 	"net"
@@ -14,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plainws/plainws/internal/wstest"
 	"github.com/stretchr/testify/require"
 )
 
@@ -83,32 +83,11 @@ func checkNoLeak(t *testing.T) {
 	})
 }
 
-// tcpPair returns two ends of a loopback TCP connection. Unlike net.Pipe,
-// writes do not wait for the reader, so a test can script a peer's bytes.
-func tcpPair(t *testing.T) (net.Conn, net.Conn) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
-	type res struct {
-		c   net.Conn
-		err error
-	}
-	ch := make(chan res, 1)
-	go func() { c, err := ln.Accept(); ch <- res{c, err} }()
-	a, err := net.Dial("tcp", ln.Addr().String())
-	require.NoError(t, err)
-	r := <-ch
-	require.NoError(t, r.err)
-	t.Cleanup(func() { _ = a.Close(); _ = r.c.Close() })
-	return a, r.c
-}
-
-// rawPeer is the scripted other end of a Conn under test.
+// rawPeer is the scripted other end of a Conn under test: a wstest.Wire
+// with helpers in package ws's types. Its frames are built and parsed by
+// wstest, not by the code under test.
 type rawPeer struct {
-	t  *testing.T
-	nc net.Conn
-	br *bufio.Reader
+	*wstest.Wire
 	// masks reports whether frames the peer sends must be masked, i.e. the
 	// Conn under test is a server.
 	masks bool
@@ -117,84 +96,44 @@ type rawPeer struct {
 // newRawPeer returns a Conn in role and a scripted peer.
 func newRawPeer(t *testing.T, role Role, opts *Options) (*Conn, *rawPeer) {
 	t.Helper()
-	a, b := tcpPair(t)
+	a, b := wstest.TCPPair(t)
 	c := NewConn(a, nil, role, "", opts)
 	t.Cleanup(func() { _ = c.CloseNow() })
-	return c, &rawPeer{t: t, nc: b, br: bufio.NewReader(b), masks: role == RoleServer}
+	return c, peerOn(t, b, role == RoleServer)
 }
 
-// frameBytes builds one frame as the peer would send it (masked with a fixed
-// key when masked).
-func frameBytes(fin bool, rsv byte, op Opcode, masked bool, payload []byte) []byte {
-	h := Header{Fin: fin, Rsv: rsv, Opcode: op, Masked: masked, Length: int64(len(payload))}
-	if masked {
-		h.Mask = [4]byte{0x37, 0xfa, 0x21, 0x3d}
-	}
-	b := AppendHeader(nil, h)
-	start := len(b)
-	b = append(b, payload...)
-	if masked {
-		Mask(b[start:], MaskKeyWord(h.Mask))
-	}
-	return b
+// peerOn returns a scripted peer on nc; masks as in rawPeer.
+func peerOn(t *testing.T, nc net.Conn, masks bool) *rawPeer {
+	return &rawPeer{Wire: wstest.NewWire(t, nc), masks: masks}
 }
 
-// send writes a frame with the peer's masking.
+// send writes a frame with the peer's masking (RFC 6455 §5.3).
 func (p *rawPeer) send(fin bool, op Opcode, payload []byte) {
-	p.t.Helper()
-	p.write(frameBytes(fin, 0, op, p.masks, payload))
-}
-
-func (p *rawPeer) write(b []byte) {
-	p.t.Helper()
-	_, err := p.nc.Write(b)
-	require.NoError(p.t, err)
+	p.T.Helper()
+	p.Send(wstest.Frame{Fin: fin, Opcode: byte(op), Masked: p.masks, Key: wstest.DefaultKey, Payload: payload})
 }
 
 // next reads one frame the Conn sent and checks its masking against RFC 6455
 // §5.1 (a client masks, a server does not).
 func (p *rawPeer) next() (Header, []byte) {
-	p.t.Helper()
-	_ = p.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
-	h, err := ReadHeader(p.br)
-	require.NoError(p.t, err)
-	require.Equal(p.t, !p.masks, h.Masked, "RFC 6455 §5.1 masking of frames we send")
-	payload := make([]byte, h.Length)
-	_, err = io.ReadFull(p.br, payload)
-	require.NoError(p.t, err)
-	if h.Masked {
-		Mask(payload, MaskKeyWord(h.Mask))
-	}
-	return h, payload
+	p.T.Helper()
+	f := p.ReadFrame()
+	require.Equal(p.T, !p.masks, f.Masked, "RFC 6455 §5.1 masking of frames we send")
+	return Header{Fin: f.Fin, Rsv: f.Rsv, Opcode: Opcode(f.Opcode), Masked: f.Masked, Mask: f.Key, Length: int64(len(f.Payload))}, f.Payload
 }
 
-// expectClose reads frames until a close frame and returns its code.
+// expectClose reads frames until a close frame and returns its code, which
+// must parse as RFC 6455 §5.5.1 and §7.4 allow.
 func (p *rawPeer) expectClose() StatusCode {
-	p.t.Helper()
+	p.T.Helper()
 	for {
 		h, payload := p.next()
 		if h.Opcode == OpClose {
 			code, _, err := ParseClosePayload(payload)
-			require.NoError(p.t, err)
+			require.NoError(p.T, err)
 			return code
 		}
 	}
-}
-
-// expectEOF checks the Conn closed the TCP connection.
-func (p *rawPeer) expectEOF() {
-	p.t.Helper()
-	_ = p.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
-	_, err := io.Copy(io.Discard, p.br)
-	require.NoError(p.t, err, "want a clean EOF")
-}
-
-func closePayload(code StatusCode, reason string) []byte {
-	b, err := AppendClosePayload(nil, code, reason)
-	if err != nil {
-		panic(err)
-	}
-	return b
 }
 
 // nopConn is a net.Conn that does nothing, for embedding.

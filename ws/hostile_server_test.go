@@ -4,10 +4,7 @@ package ws
 
 import (
 	"bufio"
-	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"io"
 	"net"
@@ -19,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plainws/plainws/internal/wstest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -56,12 +54,13 @@ func hostileServer(t *testing.T, mode string, u *Upgrader, handle func(*Conn) er
 		mu.Unlock()
 		ended <- err
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
 	var wg sync.WaitGroup
-	var stop func()
+	stop := func() {}
+	var addr string
 	switch mode {
 	case "Upgrade":
+		ln := wstest.Listen(t)
+		addr = ln.Addr().String()
 		srv := hostileHTTPServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if c, err := u.Upgrade(w, r, nil); err == nil {
 				run(c)
@@ -71,24 +70,11 @@ func hostileServer(t *testing.T, mode string, u *Upgrader, handle func(*Conn) er
 		go func() { defer wg.Done(); _ = srv.Serve(ln) }()
 		stop = func() { _ = srv.Close() }
 	case "UpgradeConn":
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				nc, err := ln.Accept()
-				if err != nil {
-					return
-				}
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					if c, _, err := u.UpgradeConn(context.Background(), nc, nil); err == nil {
-						run(c)
-					}
-				}()
+		addr = wstest.ServeTCP(t, func(nc net.Conn) {
+			if c, _, err := u.UpgradeConn(context.Background(), nc, nil); err == nil {
+				run(c)
 			}
-		}()
-		stop = func() { _ = ln.Close() }
+		})
 	default:
 		t.Fatalf("mode %q", mode)
 	}
@@ -101,34 +87,17 @@ func hostileServer(t *testing.T, mode string, u *Upgrader, handle func(*Conn) er
 		mu.Unlock()
 		wg.Wait()
 	})
-	return ln.Addr().String(), ended
+	return addr, ended
 }
 
-// hostileDial opens a TCP connection to addr and upgrades it by hand; the
-// frames it then sends are the test's to script. It reads the response
-// head byte by byte, so nothing after it is left in a buffer.
+// hostileDial upgrades a raw connection to addr (wstest checks the 101
+// and its accept value, RFC 6455 §4.1); the frames it then sends are the
+// test's to script. Nothing after the response head is left in a buffer.
 func hostileDial(t *testing.T, addr string) net.Conn {
 	t.Helper()
-	nc, err := net.Dial("tcp", addr)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = nc.Close() })
-	var key [16]byte
-	_, _ = rand.Read(key[:])
-	req := "GET / HTTP/1.1\r\nHost: " + addr + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " +
-		base64.StdEncoding.EncodeToString(key[:]) + "\r\nSec-WebSocket-Version: 13\r\n\r\n"
-	_, err = nc.Write([]byte(req))
-	require.NoError(t, err)
-	_ = nc.SetReadDeadline(time.Now().Add(5 * time.Second))
-	var head []byte
-	b := make([]byte, 1)
-	for !bytes.HasSuffix(head, []byte("\r\n\r\n")) {
-		_, err := nc.Read(b)
-		require.NoError(t, err, "reading the 101 head")
-		head = append(head, b[0])
-	}
-	require.True(t, strings.HasPrefix(string(head), "HTTP/1.1 101 "), "%q", head)
-	_ = nc.SetReadDeadline(time.Time{})
-	return nc
+	c := wstest.Dial(t, addr)
+	c.Upgrade("/")
+	return c.Conn
 }
 
 // memInUse is the heap and the goroutine stacks in use after a GC.
@@ -157,7 +126,8 @@ func TestHostileServerDeclaredLength(t *testing.T) {
 				_, _, err := c.ReadMessage()
 				return err
 			})
-			hdr := AppendHeader(nil, Header{Fin: true, Opcode: OpBinary, Masked: true, Mask: [4]byte{1, 2, 3, 4}, Length: 16 << 20})
+			// A header declaring 16 MiB, then only sent bytes of payload.
+			hdr := wstest.Frame{Fin: true, Opcode: wstest.OpBinary, Masked: true, Key: [4]byte{1, 2, 3, 4}, Length: wstest.Len(16 << 20)}.Bytes()
 			frame := append(hdr, make([]byte, sent)...)
 			before := memInUse()
 			clients := make([]net.Conn, conns)
@@ -267,10 +237,10 @@ func TestHostileServerMalformedFrames(t *testing.T) {
 					_, err := nc.Write(f)
 					require.NoError(t, err)
 				}
-				p := &rawPeer{t: t, nc: nc, br: bufio.NewReader(nc), masks: true}
+				p := peerOn(t, nc, true)
 				require.Equal(t, tc.code, p.expectClose())
-				p.write(frameBytes(true, 0, OpClose, true, closePayload(tc.code, "")))
-				p.expectEOF()
+				p.Write(wstest.Frame{Fin: true, Opcode: wstest.OpClose, Payload: wstest.ClosePayload(uint16(tc.code), "")}.Mask().Bytes())
+				p.ExpectEOF()
 				require.ErrorIs(t, <-ended, tc.want)
 			})
 		}
@@ -299,7 +269,7 @@ func TestHostileServerMillionFragments(t *testing.T) {
 			if i == n-1 {
 				fin = true
 			}
-			_, _ = w.Write(frameBytes(fin, 0, op, true, []byte{byte(i)}))
+			_, _ = w.Write(wstest.Frame{Fin: fin, Opcode: byte(op), Payload: []byte{byte(i)}}.Mask().Bytes())
 		}
 		_ = w.Flush()
 	}()
@@ -363,7 +333,7 @@ func TestHostileServerClientNeverReads(t *testing.T) {
 // A client that disappears in the middle of a frame, by reset, by FIN, or
 // by falling silent: the handler gets a typed error and returns.
 func TestHostileServerClientVanishesMidFrame(t *testing.T) {
-	half := frameBytes(true, 0, OpBinary, true, make([]byte, 1000))[:500]
+	half := wstest.Frame{Fin: true, Opcode: wstest.OpBinary, Payload: make([]byte, 1000)}.Mask().Bytes()[:500]
 	for _, tc := range []struct {
 		name string
 		end  func(nc net.Conn)
@@ -430,15 +400,15 @@ func TestHostileServerChurnLeavesNothing(t *testing.T) {
 		}},
 		{"half a frame", func(t *testing.T, addr string) {
 			nc := hostileDial(t, addr)
-			_, _ = nc.Write(frameBytes(true, 0, OpText, true, []byte("hello"))[:4])
+			_, _ = nc.Write(wstest.Frame{Fin: true, Opcode: wstest.OpText, Payload: []byte("hello")}.Mask().Bytes()[:4])
 			_ = nc.Close()
 		}},
 		{"closing handshake", func(t *testing.T, addr string) {
 			nc := hostileDial(t, addr)
-			p := &rawPeer{t: t, nc: nc, br: bufio.NewReader(nc), masks: true}
-			p.write(frameBytes(true, 0, OpClose, true, closePayload(CloseNormalClosure, "bye")))
+			p := peerOn(t, nc, true)
+			p.Write(wstest.Frame{Fin: true, Opcode: wstest.OpClose, Payload: wstest.ClosePayload(uint16(CloseNormalClosure), "bye")}.Mask().Bytes())
 			require.Equal(t, CloseNormalClosure, p.expectClose())
-			p.expectEOF()
+			p.ExpectEOF()
 			_ = nc.Close()
 		}},
 	}

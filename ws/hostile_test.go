@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plainws/plainws/internal/wstest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -41,20 +42,20 @@ func TestHostileKeepsSendingAfterClose(t *testing.T) {
 	c, p := newRawPeer(t, RoleClient, &Options{CloseTimeout: 300 * time.Millisecond})
 	stop := make(chan struct{})
 	go func() {
-		_, _ = p.nc.Write(frameBytes(true, 0, OpClose, false, closePayload(CloseNormalClosure, "")))
-		junk := frameBytes(true, 0, OpBinary, false, make([]byte, 1000))
+		_, _ = p.Conn.Write(wstest.Frame{Fin: true, Opcode: wstest.OpClose, Payload: wstest.ClosePayload(uint16(CloseNormalClosure), "")}.Bytes())
+		junk := wstest.Frame{Fin: true, Opcode: wstest.OpBinary, Payload: make([]byte, 1000)}.Bytes()
 		for {
 			select {
 			case <-stop:
 				return
 			default:
 			}
-			if _, err := p.nc.Write(junk); err != nil {
+			if _, err := p.Conn.Write(junk); err != nil {
 				return
 			}
 		}
 	}()
-	go func() { _, _ = io.Copy(io.Discard, p.nc) }()
+	go func() { _, _ = io.Copy(io.Discard, p.Conn) }()
 	start := time.Now()
 	_, _, err := c.ReadMessage()
 	close(stop)
@@ -65,9 +66,9 @@ func TestHostileKeepsSendingAfterClose(t *testing.T) {
 // A peer that resets TCP in the middle of a frame: a typed 1006 error.
 func TestHostileResetMidFrame(t *testing.T) {
 	c, p := newRawPeer(t, RoleClient, nil)
-	p.write([]byte{0x82, 0x7E, 0x10, 0x00, 1, 2, 3})
-	require.NoError(t, p.nc.(*net.TCPConn).SetLinger(0))
-	require.NoError(t, p.nc.Close())
+	p.Write([]byte{0x82, 0x7E, 0x10, 0x00, 1, 2, 3})
+	require.NoError(t, p.Conn.(*net.TCPConn).SetLinger(0))
+	require.NoError(t, p.Conn.Close())
 	_, _, err := c.ReadMessage()
 	require.ErrorIs(t, err, ErrAbnormalClosure)
 }
@@ -91,7 +92,7 @@ func TestHostileMillionTinyFrames(t *testing.T) {
 	n := 1_000_000 * hostileScale()
 	c, p := newRawPeer(t, RoleClient, nil)
 	go func() {
-		w := bufio.NewWriterSize(p.nc, 64<<10)
+		w := bufio.NewWriterSize(p.Conn, 64<<10)
 		for i := range n {
 			_, _ = w.Write([]byte{0x82, 0x01, byte(i)})
 		}
@@ -117,7 +118,7 @@ func TestHostileOneByteFragments(t *testing.T) {
 	total := (1 << 20) * hostileScale()
 	c, p := newRawPeer(t, RoleClient, &Options{ReadLimit: int64(total)})
 	go func() {
-		w := bufio.NewWriterSize(p.nc, 64<<10)
+		w := bufio.NewWriterSize(p.Conn, 64<<10)
 		for i := range total {
 			op := OpContinuation
 			if i == 0 {
@@ -158,8 +159,7 @@ func TestHostileOneByteFragments(t *testing.T) {
 // read limit (1009), without waiting for or allocating the payload.
 func TestHostileHugeDeclaredLength(t *testing.T) {
 	c, p := newRawPeer(t, RoleServer, nil)
-	h := Header{Fin: true, Opcode: OpBinary, Masked: true, Length: 1 << 40}
-	p.write(AppendHeader(nil, h))
+	p.Send(wstest.Frame{Fin: true, Opcode: wstest.OpBinary, Masked: true, Length: wstest.Len(1 << 40)}) // the header alone
 	before := heapInUse()
 	_, _, err := c.ReadMessage()
 	require.ErrorIs(t, err, ErrReadLimit)

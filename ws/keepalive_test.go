@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plainws/plainws/internal/wstest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -31,7 +32,7 @@ func TestIdleTimeoutSilentPeer(t *testing.T) {
 	assert.GreaterOrEqual(t, elapsed, d)
 	assert.Less(t, elapsed, 5*d)
 	assert.Equal(t, CloseGoingAway, p.expectClose())
-	p.expectEOF()
+	p.ExpectEOF()
 	// Sticky, like every failure.
 	_, _, err = c.ReadMessage()
 	require.ErrorIs(t, err, ErrIdleTimeout)
@@ -42,7 +43,7 @@ func TestIdleTimeoutSilentPeer(t *testing.T) {
 // never started.
 func TestIdleTimeoutMidFrame(t *testing.T) {
 	c, p := newRawPeer(t, RoleClient, &Options{IdleTimeout: 150 * time.Millisecond})
-	p.write([]byte{0x82, 0x7E, 0x10, 0x00, 1, 2, 3}) // 4096 bytes declared, 3 sent
+	p.Write([]byte{0x82, 0x7E, 0x10, 0x00, 1, 2, 3}) // 4096 bytes declared, 3 sent
 	_, _, err := c.ReadMessage()
 	require.ErrorIs(t, err, ErrIdleTimeout)
 }
@@ -57,7 +58,7 @@ func TestIdleTimeoutResetByTraffic(t *testing.T) {
 		defer close(done)
 		for range 12 {
 			time.Sleep(d / 3)
-			if _, err := p.nc.Write(frameBytes(true, 0, OpText, true, []byte("tick"))); err != nil {
+			if _, err := p.Conn.Write(wstest.Frame{Fin: true, Opcode: wstest.OpText, Payload: []byte("tick")}.Mask().Bytes()); err != nil {
 				return
 			}
 		}
@@ -100,7 +101,7 @@ func TestKeepalivePingsAndPongTimeout(t *testing.T) {
 	err := <-readErr
 	require.ErrorIs(t, err, ErrPongTimeout)
 	assert.Equal(t, CloseGoingAway, p.expectClose())
-	p.expectEOF()
+	p.ExpectEOF()
 }
 
 // Any traffic answers a keepalive ping, not only the pong.
@@ -113,7 +114,7 @@ func TestKeepaliveAnyTrafficAnswers(t *testing.T) {
 	go func() {
 		for range 10 * 2 {
 			time.Sleep(iv / 10)
-			if _, err := p.nc.Write(frameBytes(true, 0, OpBinary, true, []byte{1})); err != nil {
+			if _, err := p.Conn.Write(wstest.Frame{Fin: true, Opcode: wstest.OpBinary, Payload: []byte{1}}.Mask().Bytes()); err != nil {
 				return
 			}
 		}
@@ -225,9 +226,9 @@ func TestPingEnds(t *testing.T) {
 // on a dialed connection the handshake too.
 func TestByteCounters(t *testing.T) {
 	c, p := newRawPeer(t, RoleClient, nil)
-	f1 := frameBytes(true, 0, OpText, false, []byte("hello"))
-	f2 := frameBytes(true, 0, OpBinary, false, make([]byte, 70000))
-	p.write(append(f1, f2...))
+	f1 := wstest.Frame{Fin: true, Opcode: wstest.OpText, Payload: []byte("hello")}.Bytes()
+	f2 := wstest.Frame{Fin: true, Opcode: wstest.OpBinary, Payload: make([]byte, 70000)}.Bytes()
+	p.Write(append(f1, f2...))
 	for range 2 {
 		_, _, err := c.ReadMessage()
 		require.NoError(t, err)

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plainws/plainws/internal/wstest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -31,7 +32,7 @@ func streamingPeer(t *testing.T, nc net.Conn, frames func(w io.Writer, stop <-ch
 			return
 		}
 		if p, ok := <-reply; ok {
-			_, _ = nc.Write(frameBytes(true, 0, OpClose, true, p))
+			_, _ = nc.Write(wstest.Frame{Fin: true, Opcode: wstest.OpClose, Payload: p}.Mask().Bytes())
 		}
 	}()
 	_ = nc.SetReadDeadline(time.Now().Add(10 * time.Second))
@@ -77,8 +78,8 @@ func TestFailedConnectionCloseFrameSurvivesStreamingPeer(t *testing.T) {
 		// One frame declaring 16 MiB: refused at its header; the peer
 		// cannot stop before the frame's end.
 		"declared": func(w io.Writer, stop <-chan struct{}) error {
-			h := Header{Fin: true, Opcode: OpBinary, Masked: true, Length: 16 << 20}
-			if _, err := w.Write(AppendHeader(nil, h)); err != nil {
+			h := wstest.Frame{Fin: true, Opcode: wstest.OpBinary, Masked: true, Length: wstest.Len(16 << 20)}
+			if _, err := w.Write(h.Bytes()); err != nil {
 				return err
 			}
 			for range (16 << 20) / len(chunk) {
@@ -95,7 +96,7 @@ func TestFailedConnectionCloseFrameSurvivesStreamingPeer(t *testing.T) {
 				if stopped(stop) {
 					return nil
 				}
-				if _, err := w.Write(frameBytes(false, 0, op, true, chunk)); err != nil {
+				if _, err := w.Write(wstest.Frame{Opcode: byte(op), Payload: chunk}.Mask().Bytes()); err != nil {
 					return err
 				}
 				op = OpContinuation
@@ -106,7 +107,7 @@ func TestFailedConnectionCloseFrameSurvivesStreamingPeer(t *testing.T) {
 	for name, frames := range cases {
 		t.Run(name, func(t *testing.T) {
 			for range 8 {
-				a, b := tcpPair(t)
+				a, b := wstest.TCPPair(t)
 				c := NewConn(a, nil, RoleServer, "", &Options{ReadLimit: 256 << 10, CloseTimeout: 2 * time.Second})
 				readErr := make(chan error, 1)
 				go func() {

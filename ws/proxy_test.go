@@ -13,10 +13,10 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/plainws/plainws/internal/wstest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -25,45 +25,6 @@ import (
 
 // ---------------------------------------------------------------------------
 // helpers (prefixed px: this file shares package ws with other tests)
-
-// pxEcho starts a loopback echo listener and returns its address.
-func pxEcho(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				_, _ = io.Copy(c, c)
-			}()
-		}
-	}()
-	t.Cleanup(func() {
-		_ = ln.Close()
-		wg.Wait()
-	})
-	return ln.Addr().String()
-}
-
-// pxRefusedAddr returns a loopback address nothing listens on.
-func pxRefusedAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
-	return addr
-}
 
 // pxThrough dials the proxy at u the way the Dialer does (proxyAddr, a TCP
 // dial, a deadline) and runs proxyHandshake to target.
@@ -213,7 +174,7 @@ func TestProxyAddrErrors(t *testing.T) {
 // through the real test proxies
 
 func TestProxyHTTPConnectThroughTestProxy(t *testing.T) {
-	echo := pxEcho(t)
+	echo := wstest.Echo(t)
 	p, err := proxyserver.StartHTTPConnect(proxyserver.Options{})
 	require.NoError(t, err)
 	defer p.Close()
@@ -225,7 +186,7 @@ func TestProxyHTTPConnectThroughTestProxy(t *testing.T) {
 }
 
 func TestProxyHTTPConnectAuthThroughTestProxy(t *testing.T) {
-	echo := pxEcho(t)
+	echo := wstest.Echo(t)
 	p, err := proxyserver.StartHTTPConnect(proxyserver.Options{Username: "alice", Password: "s3cr:t@x"})
 	require.NoError(t, err)
 	defer p.Close()
@@ -251,7 +212,7 @@ func TestProxyHTTPConnectAuthThroughTestProxy(t *testing.T) {
 func TestProxyHTTPSSchemeSpeaksCONNECT(t *testing.T) {
 	// The Dialer puts TLS under an https proxy's conn; the tunnel itself is
 	// the same CONNECT, so plain TCP stands in for the TLS connection here.
-	echo := pxEcho(t)
+	echo := wstest.Echo(t)
 	p, err := proxyserver.StartHTTPConnect(proxyserver.Options{})
 	require.NoError(t, err)
 	defer p.Close()
@@ -271,7 +232,7 @@ func TestProxyHTTPConnectTargetFailures(t *testing.T) {
 	require.NoError(t, err)
 	defer p.Close()
 
-	refused := pxRefusedAddr(t)
+	refused := wstest.UnusedAddr(t)
 	_, err = pxThrough(t, p.URL(), refused)
 	pe := pxProxyErr(t, err, ErrProxyRefused)
 	assert.Equal(t, 502, pe.StatusCode)
@@ -285,7 +246,7 @@ func TestProxyHTTPConnectTargetFailures(t *testing.T) {
 }
 
 func TestProxySOCKS5ThroughTestProxy(t *testing.T) {
-	echo := pxEcho(t)
+	echo := wstest.Echo(t)
 	_, port, err := net.SplitHostPort(echo)
 	require.NoError(t, err)
 	p, err := proxyserver.StartSOCKS5(proxyserver.Options{})
@@ -309,7 +270,7 @@ func TestProxySOCKS5ThroughTestProxy(t *testing.T) {
 }
 
 func TestProxySOCKS5AuthThroughTestProxy(t *testing.T) {
-	echo := pxEcho(t)
+	echo := wstest.Echo(t)
 	p, err := proxyserver.StartSOCKS5(proxyserver.Options{Username: "bob", Password: "hunter2"})
 	require.NoError(t, err)
 	defer p.Close()
@@ -337,7 +298,7 @@ func TestProxySOCKS5TargetFailures(t *testing.T) {
 	require.NoError(t, err)
 	defer p.Close()
 
-	_, err = pxThrough(t, p.URL(), pxRefusedAddr(t))
+	_, err = pxThrough(t, p.URL(), wstest.UnusedAddr(t))
 	pe := pxProxyErr(t, err, ErrProxyRefused)
 	assert.Equal(t, byte(0x05), pe.Reply)
 	assert.Contains(t, err.Error(), "connection refused")

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plainws/plainws/internal/wstest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -114,28 +115,54 @@ func maskedHeader(m bool, b ...byte) []byte {
 func failCases() []failCase {
 	bad := []byte{0xce, 0xba, 0xe1, 0xbd, 0xb9, 0xcf, 0x83, 0xce, 0xbc, 0xce, 0xb5, 0xed, 0xa0, 0x80, 0x65, 0x64, 0x69, 0x74, 0x65, 0x64}
 	cases := []failCase{
-		{"§5.1 masked frame from server", RoleClient, func(bool) [][]byte { return [][]byte{frameBytes(true, 0, OpText, true, []byte("x"))} }, ErrMaskMismatch, CloseProtocolError},
-		{"§5.1 unmasked frame from client", RoleServer, func(bool) [][]byte { return [][]byte{frameBytes(true, 0, OpText, false, []byte("x"))} }, ErrMaskMismatch, CloseProtocolError},
-		{"§5.2 reserved opcode 3", RoleClient, func(m bool) [][]byte { return [][]byte{frameBytes(true, 0, 3, m, nil)} }, ErrReservedOpcode, CloseProtocolError},
-		{"§5.2 reserved opcode 0xF", RoleServer, func(m bool) [][]byte { return [][]byte{frameBytes(true, 0, 0xF, m, nil)} }, ErrReservedOpcode, CloseProtocolError},
-		{"§5.2 RSV1 not negotiated", RoleClient, func(m bool) [][]byte { return [][]byte{frameBytes(true, Rsv1, OpText, m, []byte("x"))} }, ErrReservedBits, CloseProtocolError},
-		{"§5.2 RSV3", RoleServer, func(m bool) [][]byte { return [][]byte{frameBytes(true, Rsv3, OpBinary, m, nil)} }, ErrReservedBits, CloseProtocolError},
+		{"§5.1 masked frame from server", RoleClient, func(bool) [][]byte {
+			return [][]byte{wstest.Frame{Fin: true, Opcode: wstest.OpText, Payload: []byte("x")}.Mask().Bytes()}
+		}, ErrMaskMismatch, CloseProtocolError},
+		{"§5.1 unmasked frame from client", RoleServer, func(bool) [][]byte {
+			return [][]byte{wstest.Frame{Fin: true, Opcode: wstest.OpText, Payload: []byte("x")}.Bytes()}
+		}, ErrMaskMismatch, CloseProtocolError},
+		{"§5.2 reserved opcode 3", RoleClient, func(m bool) [][]byte {
+			return [][]byte{wstest.Frame{Fin: true, Opcode: byte(3), Masked: m, Key: wstest.DefaultKey}.Bytes()}
+		}, ErrReservedOpcode, CloseProtocolError},
+		{"§5.2 reserved opcode 0xF", RoleServer, func(m bool) [][]byte {
+			return [][]byte{wstest.Frame{Fin: true, Opcode: byte(0xF), Masked: m, Key: wstest.DefaultKey}.Bytes()}
+		}, ErrReservedOpcode, CloseProtocolError},
+		{"§5.2 RSV1 not negotiated", RoleClient, func(m bool) [][]byte {
+			return [][]byte{wstest.Frame{Fin: true, Rsv: Rsv1, Opcode: wstest.OpText, Masked: m, Key: wstest.DefaultKey, Payload: []byte("x")}.Bytes()}
+		}, ErrReservedBits, CloseProtocolError},
+		{"§5.2 RSV3", RoleServer, func(m bool) [][]byte {
+			return [][]byte{wstest.Frame{Fin: true, Rsv: Rsv3, Opcode: wstest.OpBinary, Masked: m, Key: wstest.DefaultKey}.Bytes()}
+		}, ErrReservedBits, CloseProtocolError},
 		{"§5.2 64-bit length top bit", RoleClient, func(m bool) [][]byte { return [][]byte{maskedHeader(m, 0x82, 0x7F, 0x80, 0, 0, 0, 0, 0, 0, 1)} }, ErrLengthOverflow, CloseProtocolError},
-		{"§5.5 fragmented ping", RoleClient, func(m bool) [][]byte { return [][]byte{frameBytes(false, 0, OpPing, m, nil)} }, ErrFragmentedControl, CloseProtocolError},
-		{"§5.5 126-byte ping", RoleServer, func(m bool) [][]byte { return [][]byte{frameBytes(true, 0, OpPing, m, make([]byte, 126))} }, ErrControlTooLong, CloseProtocolError},
-		{"§5.4 continuation without start", RoleClient, func(m bool) [][]byte { return [][]byte{frameBytes(true, 0, OpContinuation, m, []byte("x"))} }, ErrUnexpectedContinuation, CloseProtocolError},
+		{"§5.5 fragmented ping", RoleClient, func(m bool) [][]byte {
+			return [][]byte{wstest.Frame{Opcode: wstest.OpPing, Masked: m, Key: wstest.DefaultKey}.Bytes()}
+		}, ErrFragmentedControl, CloseProtocolError},
+		{"§5.5 126-byte ping", RoleServer, func(m bool) [][]byte {
+			return [][]byte{wstest.Frame{Fin: true, Opcode: wstest.OpPing, Masked: m, Key: wstest.DefaultKey, Payload: make([]byte, 126)}.Bytes()}
+		}, ErrControlTooLong, CloseProtocolError},
+		{"§5.4 continuation without start", RoleClient, func(m bool) [][]byte {
+			return [][]byte{wstest.Frame{Fin: true, Opcode: wstest.OpContinuation, Masked: m, Key: wstest.DefaultKey, Payload: []byte("x")}.Bytes()}
+		}, ErrUnexpectedContinuation, CloseProtocolError},
 		{"§5.4 new message inside open one", RoleServer, func(m bool) [][]byte {
-			return [][]byte{frameBytes(false, 0, OpText, m, []byte("a")), frameBytes(true, 0, OpBinary, m, []byte("b"))}
+			return [][]byte{wstest.Frame{Opcode: wstest.OpText, Masked: m, Key: wstest.DefaultKey, Payload: []byte("a")}.Bytes(), wstest.Frame{Fin: true, Opcode: wstest.OpBinary, Masked: m, Key: wstest.DefaultKey, Payload: []byte("b")}.Bytes()}
 		}, ErrMessageInterrupted, CloseProtocolError},
-		{"§8.1 invalid UTF-8 text", RoleClient, func(m bool) [][]byte { return [][]byte{frameBytes(true, 0, OpText, m, bad)} }, ErrInvalidUTF8, CloseInvalidFramePayloadData},
-		{"§8.1 text ends inside a character", RoleClient, func(m bool) [][]byte { return [][]byte{frameBytes(true, 0, OpText, m, []byte{'a', 0xE2, 0x82})} }, ErrInvalidUTF8, CloseInvalidFramePayloadData},
-		{"§5.5.1 1-byte close payload", RoleClient, func(m bool) [][]byte { return [][]byte{frameBytes(true, 0, OpClose, m, []byte{3})} }, ErrInvalidClosePayload, CloseProtocolError},
-		{"§5.5.1 close reason not UTF-8", RoleServer, func(m bool) [][]byte { return [][]byte{frameBytes(true, 0, OpClose, m, []byte{3, 0xE8, 0xff})} }, ErrInvalidUTF8, CloseInvalidFramePayloadData},
+		{"§8.1 invalid UTF-8 text", RoleClient, func(m bool) [][]byte {
+			return [][]byte{wstest.Frame{Fin: true, Opcode: wstest.OpText, Masked: m, Key: wstest.DefaultKey, Payload: bad}.Bytes()}
+		}, ErrInvalidUTF8, CloseInvalidFramePayloadData},
+		{"§8.1 text ends inside a character", RoleClient, func(m bool) [][]byte {
+			return [][]byte{wstest.Frame{Fin: true, Opcode: wstest.OpText, Masked: m, Key: wstest.DefaultKey, Payload: []byte{'a', 0xE2, 0x82}}.Bytes()}
+		}, ErrInvalidUTF8, CloseInvalidFramePayloadData},
+		{"§5.5.1 1-byte close payload", RoleClient, func(m bool) [][]byte {
+			return [][]byte{wstest.Frame{Fin: true, Opcode: wstest.OpClose, Masked: m, Key: wstest.DefaultKey, Payload: []byte{3}}.Bytes()}
+		}, ErrInvalidClosePayload, CloseProtocolError},
+		{"§5.5.1 close reason not UTF-8", RoleServer, func(m bool) [][]byte {
+			return [][]byte{wstest.Frame{Fin: true, Opcode: wstest.OpClose, Masked: m, Key: wstest.DefaultKey, Payload: []byte{3, 0xE8, 0xff}}.Bytes()}
+		}, ErrInvalidUTF8, CloseInvalidFramePayloadData},
 		{"read limit: declared 2^40 bytes and nothing more", RoleClient, func(m bool) [][]byte { return [][]byte{maskedHeader(m, 0x82, 0x7F, 0, 0, 1, 0, 0, 0, 0, 0)} }, ErrReadLimit, CloseMessageTooBig},
 	}
 	for _, code := range []uint16{0, 999, 1004, 1005, 1006, 1015, 1016, 2000, 2999, 5000, 65535} {
 		cases = append(cases, failCase{"§7.4 close code " + StatusCode(code).String(), RoleClient, func(m bool) [][]byte {
-			return [][]byte{frameBytes(true, 0, OpClose, m, []byte{byte(code >> 8), byte(code)})}
+			return [][]byte{wstest.Frame{Fin: true, Opcode: wstest.OpClose, Masked: m, Key: wstest.DefaultKey, Payload: []byte{byte(code >> 8), byte(code)}}.Bytes()}
 		}, ErrInvalidClosePayload, CloseProtocolError})
 	}
 	return cases
@@ -149,7 +176,7 @@ func TestFailTheConnection(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c, p := newRawPeer(t, tc.role, nil)
 			for _, f := range tc.frames(p.masks) {
-				p.write(f)
+				p.Write(f)
 			}
 			_, _, err := c.ReadMessage()
 			require.ErrorIs(t, err, tc.want)
@@ -157,7 +184,7 @@ func TestFailTheConnection(t *testing.T) {
 			require.ErrorAs(t, err, &pe)
 			assert.Equal(t, tc.code, pe.Code)
 			assert.Equal(t, tc.code, p.expectClose(), "close code sent to the peer")
-			p.expectEOF()
+			p.ExpectEOF()
 			// The failure is sticky, for reads and writes.
 			_, _, err = c.ReadMessage()
 			require.ErrorIs(t, err, tc.want)
@@ -226,10 +253,10 @@ func TestPeerInitiatedClose(t *testing.T) {
 			c, p := newRawPeer(t, role, nil)
 			var hooked StatusCode
 			c.SetCloseHandler(func(code StatusCode, reason string) { hooked = code })
-			p.send(true, OpClose, closePayload(4001, "bye"))
+			p.send(true, OpClose, wstest.ClosePayload(uint16(4001), "bye"))
 			if role == RoleClient {
 				// The client waits for the server's TCP close.
-				go func() { time.Sleep(50 * time.Millisecond); _ = p.nc.Close() }()
+				go func() { time.Sleep(50 * time.Millisecond); _ = p.Conn.Close() }()
 			}
 			_, _, err := c.ReadMessage()
 			var ce *CloseError
@@ -240,7 +267,7 @@ func TestPeerInitiatedClose(t *testing.T) {
 			assert.Equal(t, StatusCode(4001), hooked)
 			if role == RoleServer {
 				assert.Equal(t, StatusCode(4001), p.expectClose())
-				p.expectEOF()
+				p.ExpectEOF()
 			}
 			// §5.5.1: nothing is sent after the close frame.
 			require.ErrorIs(t, c.WriteMessage(OpText, []byte("late")), ErrClosed)
@@ -278,8 +305,8 @@ func TestReadTimeoutIsNotFatal(t *testing.T) {
 // A connection that ends without a close frame reports 1006.
 func TestAbnormalClosure(t *testing.T) {
 	c, p := newRawPeer(t, RoleClient, nil)
-	p.write([]byte{0x82, 0x05, 1, 2})
-	_ = p.nc.Close()
+	p.Write([]byte{0x82, 0x05, 1, 2})
+	_ = p.Conn.Close()
 	_, _, err := c.ReadMessage()
 	require.ErrorIs(t, err, ErrAbnormalClosure)
 }
@@ -350,8 +377,8 @@ func TestStraddlingFrameResumesAfterATimeout(t *testing.T) {
 	for i := range payload {
 		payload[i] = byte(i * 7)
 	}
-	frame := frameBytes(true, 0, OpBinary, true, payload)
-	peer.write(frame[:301]) // header and part of the payload: 293 bytes, key phase 1
+	frame := wstest.Frame{Fin: true, Opcode: wstest.OpBinary, Payload: payload}.Mask().Bytes()
+	peer.Write(frame[:301]) // header and part of the payload: 293 bytes, key phase 1
 	require.NoError(t, c.SetReadDeadline(time.Now().Add(50*time.Millisecond)))
 	_, got, err := c.ReadMessageInto(make([]byte, 0, 2048))
 	var ne net.Error
@@ -361,7 +388,7 @@ func TestStraddlingFrameResumesAfterATimeout(t *testing.T) {
 	assert.Equal(t, payload[:len(got)], got)
 
 	require.NoError(t, c.SetReadDeadline(time.Time{}))
-	peer.write(frame[301:])
+	peer.Write(frame[301:])
 	op, msg, err := c.ReadMessageInto(got)
 	require.NoError(t, err)
 	assert.Equal(t, OpBinary, op)
@@ -382,9 +409,9 @@ func TestStraddlingFramesReadWhole(t *testing.T) {
 		for i := range 20 {
 			p := bytes.Repeat([]byte{byte(i)}, 100+37*i) // sizes that cross the 256-byte buffer at every offset
 			want = append(want, p)
-			wire = append(wire, frameBytes(true, 0, OpBinary, role == RoleServer, p)...)
+			wire = append(wire, wstest.Frame{Fin: true, Opcode: wstest.OpBinary, Masked: role == RoleServer, Key: wstest.DefaultKey, Payload: p}.Bytes()...)
 		}
-		go peer.write(wire)
+		go peer.Write(wire)
 		var buf []byte
 		for i, p := range want {
 			op, msg, err := c.ReadMessageInto(buf)

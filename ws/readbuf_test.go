@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plainws/plainws/internal/wstest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -57,7 +58,7 @@ func (s *scriptedConn) Read(p []byte) (int, error) {
 func TestReadBufferDeliversDataThatCameWithAnError(t *testing.T) {
 	// io.Reader allows n > 0 together with an error; the frame in those
 	// bytes is still delivered, and the error comes next.
-	frame := frameBytes(true, 0, OpBinary, false, []byte("last words"))
+	frame := wstest.Frame{Fin: true, Opcode: wstest.OpBinary, Payload: []byte("last words")}.Bytes()
 	nc := &scriptedConn{reads: []scriptedRead{{data: frame, err: io.ErrUnexpectedEOF}}}
 	c := NewConn(nc, nil, RoleClient, "", nil)
 	op, msg, err := c.ReadMessage()
@@ -85,7 +86,7 @@ func TestNewConnTakesMoreBufferedFramesThanItsBufferHolds(t *testing.T) {
 	// (a small ReadBufferSize, a large handshake reader): none is lost.
 	var wire bytes.Buffer
 	for i := range 40 {
-		wire.Write(frameBytes(true, 0, OpText, false, bytes.Repeat([]byte{'a' + byte(i%26)}, 30)))
+		wire.Write(wstest.Frame{Fin: true, Opcode: wstest.OpText, Payload: bytes.Repeat([]byte{'a' + byte(i%26)}, 30)}.Bytes())
 	}
 	br := bufio.NewReaderSize(bytes.NewReader(wire.Bytes()), 4096)
 	_, err := br.Peek(wire.Len())
@@ -126,7 +127,9 @@ func TestReadBufferOverAPipeKeepsWorkingAfterATimeout(t *testing.T) {
 	require.ErrorAs(t, err, &ne)
 	require.True(t, ne.Timeout())
 	require.NoError(t, c.SetReadDeadline(time.Time{}))
-	go func() { _, _ = b.Write(frameBytes(true, 0, OpText, false, []byte("after"))) }()
+	go func() {
+		_, _ = b.Write(wstest.Frame{Fin: true, Opcode: wstest.OpText, Payload: []byte("after")}.Bytes())
+	}()
 	_, msg, err := c.ReadMessage()
 	require.NoError(t, err)
 	assert.Equal(t, "after", string(msg))

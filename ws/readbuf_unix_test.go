@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plainws/plainws/internal/wstest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -55,12 +56,12 @@ func TestIdleTCPConnWaitsWithoutAReadBuffer(t *testing.T) {
 func TestIdleTCPConnKeepsAHalfReadFrame(t *testing.T) {
 	// Bytes of a frame that has not fully arrived must survive the wait.
 	c, peer := newRawPeer(t, RoleServer, nil)
-	frame := frameBytes(true, 0, OpText, true, []byte("split across the wait"))
-	peer.write(frame[:5])
+	frame := wstest.Frame{Fin: true, Opcode: wstest.OpText, Payload: []byte("split across the wait")}.Mask().Bytes()
+	peer.Write(frame[:5])
 	waitIdle(t, c)
 	require.NotNil(t, c.rb.buf)
 	assert.Equal(t, frame[:5], c.rb.buffered())
-	peer.write(frame[5:])
+	peer.Write(frame[5:])
 	_, msg, err := c.ReadMessage()
 	require.NoError(t, err)
 	assert.Equal(t, "split across the wait", string(msg))
@@ -68,7 +69,7 @@ func TestIdleTCPConnKeepsAHalfReadFrame(t *testing.T) {
 
 func TestRawReadReportsThePeersEOF(t *testing.T) {
 	c, peer := newRawPeer(t, RoleClient, nil)
-	require.NoError(t, peer.nc.Close())
+	require.NoError(t, peer.Conn.Close())
 	_, _, err := c.ReadMessage()
 	// RFC 6455 §7.1.5: closed without a close frame is 1006.
 	require.ErrorIs(t, err, ErrAbnormalClosure)
@@ -103,11 +104,11 @@ func (w *wrappedConn) Read(p []byte) (int, error) {
 }
 
 func TestWrappedConnsAreReadThroughTheirReadMethod(t *testing.T) {
-	a, b := tcpPair(t)
+	a, b := wstest.TCPPair(t)
 	w := &wrappedConn{TCPConn: a.(*net.TCPConn)}
 	c := NewConn(w, nil, RoleClient, "", nil)
 	assert.False(t, c.rb.raw.ok(), "a type that only embeds *net.TCPConn keeps its own Read")
-	frame := frameBytes(true, 0, OpText, false, []byte("counted"))
+	frame := wstest.Frame{Fin: true, Opcode: wstest.OpText, Payload: []byte("counted")}.Bytes()
 	_, err := b.Write(frame)
 	require.NoError(t, err)
 	_, msg, err := c.ReadMessage()
@@ -118,8 +119,8 @@ func TestWrappedConnsAreReadThroughTheirReadMethod(t *testing.T) {
 
 func TestRawReadReportsAResetAsANetError(t *testing.T) {
 	c, peer := newRawPeer(t, RoleClient, nil)
-	require.NoError(t, peer.nc.(*net.TCPConn).SetLinger(0)) // close sends RST
-	require.NoError(t, peer.nc.Close())
+	require.NoError(t, peer.Conn.(*net.TCPConn).SetLinger(0)) // close sends RST
+	require.NoError(t, peer.Conn.Close())
 	_, _, err := c.ReadMessage()
 	require.ErrorIs(t, err, ErrAbnormalClosure)
 	require.ErrorIs(t, err, syscall.ECONNRESET)

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plainws/plainws/internal/wstest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -216,7 +217,7 @@ func TestCloseTimeout(t *testing.T) {
 	require.ErrorIs(t, err, ErrCloseTimeout)
 	require.Less(t, time.Since(start), 3*time.Second)
 	assert.Equal(t, CloseNormalClosure, p.expectClose())
-	p.expectEOF()
+	p.ExpectEOF()
 }
 
 // Data the peer sends after our close is discarded while waiting for its
@@ -226,7 +227,7 @@ func TestCloseDiscardsDataUntilPeerClose(t *testing.T) {
 	go func() {
 		p.expectClose()
 		p.send(true, OpText, []byte("still talking"))
-		p.send(true, OpClose, closePayload(CloseNormalClosure, ""))
+		p.send(true, OpClose, wstest.ClosePayload(uint16(CloseNormalClosure), ""))
 	}()
 	require.NoError(t, c.Close(CloseNormalClosure, ""))
 }
@@ -252,7 +253,7 @@ func TestCloseNow(t *testing.T) {
 	require.NoError(t, c.CloseNow())
 	require.ErrorIs(t, <-readErr, ErrClosed)
 	require.Error(t, c.WriteText("x"))
-	p.expectEOF()
+	p.ExpectEOF()
 }
 
 func TestWriteDoesNotAllocate(t *testing.T) {
@@ -267,7 +268,7 @@ func TestWriteDoesNotAllocate(t *testing.T) {
 func TestReadDoesNotAllocate(t *testing.T) {
 	var wire []byte
 	for range 200 {
-		wire = append(wire, frameBytes(true, 0, OpText, false, []byte("hello, world"))...)
+		wire = append(wire, wstest.Frame{Fin: true, Opcode: wstest.OpText, Payload: []byte("hello, world")}.Bytes()...)
 	}
 	c := NewConn(&replayConn{data: wire}, nil, RoleClient, "", nil)
 	buf := make([]byte, 0, 64)

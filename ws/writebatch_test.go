@@ -3,7 +3,6 @@
 package ws
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"net"
@@ -11,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plainws/plainws/internal/wstest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -50,10 +50,10 @@ func batch(n int) []Message {
 func TestWriteMessagesOrderAndGathering(t *testing.T) {
 	for _, role := range []Role{RoleClient, RoleServer} {
 		t.Run(role.String(), func(t *testing.T) {
-			a, b := tcpPair(t)
+			a, b := wstest.TCPPair(t)
 			cw := &countWrites{Conn: a}
 			c := NewConn(cw, nil, role, "", nil)
-			peer := &rawPeer{t: t, nc: b, br: bufio.NewReader(b), masks: role == RoleServer}
+			peer := peerOn(t, b, role == RoleServer)
 			msgs := batch(1000)
 			done := make(chan error, 1)
 			go func() {
@@ -120,8 +120,8 @@ func TestWriteMessagesAfterCloseAndOnBrokenConn(t *testing.T) {
 	assert.Zero(t, n)
 
 	c2, peer2 := newRawPeer(t, RoleClient, nil)
-	require.NoError(t, peer2.nc.(*net.TCPConn).SetLinger(0))
-	require.NoError(t, peer2.nc.Close())
+	require.NoError(t, peer2.Conn.(*net.TCPConn).SetLinger(0))
+	require.NoError(t, peer2.Conn.Close())
 	var sent int
 	require.Eventually(t, func() bool {
 		sent, err = c2.WriteMessages(batch(50))

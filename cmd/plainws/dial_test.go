@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -12,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plainws/plainws/internal/wstest"
 	"github.com/plainws/plainws/ws"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -219,20 +219,9 @@ func TestDialInteractiveEndOfInput(t *testing.T) {
 // A server that accepts the TCP connection and never answers the upgrade
 // is reported as such, with the timeout, not as a bare I/O error.
 func TestDialSilentServer(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close()
-		}
-	}()
+	srv := wstest.Serve(t, func(p *wstest.Peer) { p.Silent() })
 	var out, errb bytes.Buffer
-	code := run(context.Background(), []string{"dial", "-timeout", "300ms", "ws://" + ln.Addr().String() + "/"}, strings.NewReader(""), &out, &errb)
+	code := run(context.Background(), []string{"dial", "-timeout", "300ms", srv.URL + "/"}, strings.NewReader(""), &out, &errb)
 	assert.Equal(t, exitFail, code)
 	assert.Contains(t, errb.String(), "plainws dial: no handshake response within 300ms")
 	assert.Contains(t, errb.String(), "is it a WebSocket server")
@@ -265,10 +254,7 @@ func TestDialNonWebSocketAnswer(t *testing.T) {
 
 // Nothing listening: the error says how to start a server.
 func TestDialConnectionRefused(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
+	addr := wstest.UnusedAddr(t)
 	var out, errb bytes.Buffer
 	code := run(context.Background(), []string{"dial", "ws://" + addr + "/"}, strings.NewReader(""), &out, &errb)
 	assert.Equal(t, exitFail, code)

@@ -1,78 +1,43 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
 	"testing"
 	"time"
 
 	"github.com/plainws/plainws/asyncconn"
+	"github.com/plainws/plainws/internal/wstest"
 	"github.com/plainws/plainws/ws"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
-// frame is one unmasked frame as a server sends it.
-func frame(fin bool, rsv byte, op ws.Opcode, payload []byte) []byte {
-	b := ws.AppendHeader(nil, ws.Header{Fin: fin, Rsv: rsv, Opcode: op, Length: int64(len(payload))})
-	return append(b, payload...)
-}
-
-// scriptServer answers one upgrade, sends script (each element in a write of its own), and
+// scriptServer answers the upgrade, sends script (each element in a write of its own), and
 // returns, one line per frame, what the client sent until its close frame or EOF.
 func scriptServer(t *testing.T, script [][]byte) (string, <-chan []string) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = ln.Close() })
 	got := make(chan []string, 1)
-	go func() {
-		nc, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer nc.Close()
-		br := bufio.NewReader(nc)
-		req, err := http.ReadRequest(br)
-		if err != nil {
-			return
-		}
-		resp := "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-			"Sec-WebSocket-Accept: " + ws.AcceptKey(req.Header.Get("Sec-WebSocket-Key")) + "\r\n\r\n"
-		if _, err := io.WriteString(nc, resp); err != nil {
-			return
-		}
+	srv := wstest.Serve(t, func(p *wstest.Peer) {
+		p.Upgrade()
 		for _, b := range script {
-			if _, err := nc.Write(b); err != nil {
+			if _, err := p.Conn.Write(b); err != nil {
 				break
 			}
 		}
-		_ = nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+		_ = p.Conn.SetReadDeadline(time.Now().Add(10 * time.Second))
 		var lines []string
-		for {
-			h, err := ws.ReadHeader(br)
-			if err != nil {
-				break
-			}
-			p := make([]byte, h.Length)
-			if _, err := io.ReadFull(br, p); err != nil {
-				break
-			}
-			ws.Mask(p, ws.MaskKeyWord(h.Mask))
-			if h.Opcode == ws.OpClose {
-				code, _, _ := ws.ParseClosePayload(p)
+		for _, f := range p.ReadUntilClose() {
+			if f.Opcode == wstest.OpClose {
+				code, _, _ := ws.ParseClosePayload(f.Payload)
 				lines = append(lines, fmt.Sprintf("close %d", code))
 				break // RFC 6455 §7.1.1: the server closes TCP first
 			}
-			lines = append(lines, fmt.Sprintf("%s %q", h.Opcode, p))
+			lines = append(lines, fmt.Sprintf("%s %q", ws.Opcode(f.Opcode), f.Payload))
 		}
 		got <- lines
-	}()
-	return "ws://" + ln.Addr().String() + "/runCase?case=1&agent=parity", got
+	})
+	return srv.URL + "/runCase?case=1&agent=parity", got
 }
 
 // The -async driver must put on the wire exactly what the plain ws driver does, frame for frame,
@@ -80,10 +45,10 @@ func scriptServer(t *testing.T, script [][]byte) (string, <-chan []string) {
 // (its echo must go first), bursts of pings (each one answered), pings between fragments and
 // pings cut into one-byte writes.
 func TestAsyncDriverMatchesThePlainDriverOnTheWire(t *testing.T) {
-	closeFrame := frame(true, 0, ws.OpClose, []byte{0x03, 0xe8})
+	closeFrame := wstest.Close(wstest.CloseNormal, "").Bytes()
 	var tenPings []byte
 	for i := range 10 {
-		tenPings = append(tenPings, frame(true, 0, ws.OpPing, fmt.Appendf(nil, "ping %d", i))...)
+		tenPings = append(tenPings, wstest.Frame{Fin: true, Opcode: wstest.OpPing, Payload: fmt.Appendf(nil, "ping %d", i)}.Bytes()...)
 	}
 	oneByteWrites := func(b []byte) [][]byte {
 		var s [][]byte
@@ -92,19 +57,19 @@ func TestAsyncDriverMatchesThePlainDriverOnTheWire(t *testing.T) {
 		}
 		return s
 	}
-	msg := frame(true, 0, ws.OpText, []byte("hello"))
+	msg := wstest.Text("hello").Bytes()
 	scripts := map[string][][]byte{
-		"message then bad RSV":           {append(msg, frame(true, 0x40, ws.OpText, []byte("x"))...)},
-		"message then reserved opcode":   {append(msg, frame(true, 0, ws.Opcode(0xb), nil)...)},
-		"message then orphan continue":   {append(msg, frame(true, 0, ws.OpContinuation, []byte("x"))...)},
-		"message then bad UTF-8":         {append(msg, frame(true, 0, ws.OpText, []byte{0xce, 0xba, 0xff})...)},
+		"message then bad RSV":           {append(msg, wstest.Frame{Fin: true, Rsv: wstest.Rsv1, Opcode: wstest.OpText, Payload: []byte("x")}.Bytes()...)},
+		"message then reserved opcode":   {append(msg, wstest.Frame{Fin: true, Opcode: 0xb}.Bytes()...)},
+		"message then orphan continue":   {append(msg, wstest.Frame{Fin: true, Opcode: wstest.OpContinuation, Payload: []byte("x")}.Bytes()...)},
+		"message then bad UTF-8":         {append(msg, wstest.Frame{Fin: true, Opcode: wstest.OpText, Payload: []byte{0xce, 0xba, 0xff}}.Bytes()...)},
 		"message then close":             {append(msg, closeFrame...)},
 		"ten pings":                      {append(append([]byte{}, tenPings...), closeFrame...)},
 		"ten pings, one byte at a time":  append(oneByteWrites(tenPings), closeFrame),
-		"ping between fragments":         {bytes.Join([][]byte{frame(false, 0, ws.OpText, []byte("frag")), frame(true, 0, ws.OpPing, []byte("p")), frame(true, 0, ws.OpContinuation, []byte("ment")), closeFrame}, nil)},
-		"fragments in one-byte writes":   oneByteWrites(bytes.Join([][]byte{frame(false, 0, ws.OpBinary, []byte{1, 2}), frame(true, 0, ws.OpPing, nil), frame(true, 0, ws.OpContinuation, []byte{3}), closeFrame}, nil)),
-		"binary burst then close":        {bytes.Repeat(frame(true, 0, ws.OpBinary, bytes.Repeat([]byte{7}, 1000)), 300), closeFrame},
-		"ping then message then bad RSV": {bytes.Join([][]byte{frame(true, 0, ws.OpPing, []byte("x")), msg, frame(true, 0x20, ws.OpBinary, nil)}, nil)},
+		"ping between fragments":         {bytes.Join([][]byte{wstest.Frame{Opcode: wstest.OpText, Payload: []byte("frag")}.Bytes(), wstest.Frame{Fin: true, Opcode: wstest.OpPing, Payload: []byte("p")}.Bytes(), wstest.Frame{Fin: true, Opcode: wstest.OpContinuation, Payload: []byte("ment")}.Bytes(), closeFrame}, nil)},
+		"fragments in one-byte writes":   oneByteWrites(bytes.Join([][]byte{wstest.Frame{Opcode: wstest.OpBinary, Payload: []byte{1, 2}}.Bytes(), wstest.Frame{Fin: true, Opcode: wstest.OpPing}.Bytes(), wstest.Frame{Fin: true, Opcode: wstest.OpContinuation, Payload: []byte{3}}.Bytes(), closeFrame}, nil)),
+		"binary burst then close":        {bytes.Repeat(wstest.Frame{Fin: true, Opcode: wstest.OpBinary, Payload: bytes.Repeat([]byte{7}, 1000)}.Bytes(), 300), closeFrame},
+		"ping then message then bad RSV": {bytes.Join([][]byte{wstest.Frame{Fin: true, Opcode: wstest.OpPing, Payload: []byte("x")}.Bytes(), msg, wstest.Frame{Fin: true, Rsv: wstest.Rsv2, Opcode: wstest.OpBinary}.Bytes()}, nil)},
 	}
 	loop := asyncconn.NewLoop()
 	loop.Start()

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/plainws/plainws/internal/capture"
+	"github.com/plainws/plainws/internal/wstest"
 	"github.com/plainws/plainws/ws"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -167,10 +167,7 @@ func TestQuickstartURLExitAfter(t *testing.T) {
 // A server that is not there: OnError, OnClose and a pending reconnect; at the end Close cancels
 // the reconnect and the program still ends cleanly.
 func TestQuickstartURLUnreachable(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
+	addr := wstest.UnusedAddr(t)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(300*time.Millisecond, cancel) // as Ctrl-C would

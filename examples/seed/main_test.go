@@ -1,7 +1,6 @@
 package main
 
 import (
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/plainws/plainws/internal/capture"
+	"github.com/plainws/plainws/internal/wstest"
 	"github.com/plainws/plainws/ws"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -128,10 +128,7 @@ func TestSeedSendsHeadersAndReconnects(t *testing.T) {
 
 // With nothing listening, onError reports the failure and onClose schedules the reconnect.
 func TestSeedUnreachable(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
+	addr := wstest.UnusedAddr(t)
 
 	out, err := capture.Stdout(func() error { return run("ws://"+addr, 300*time.Millisecond) })
 	require.NoError(t, err)

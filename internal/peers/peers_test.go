@@ -5,9 +5,6 @@ import (
 	"bytes"
 	"compress/flate"
 	"context"
-	"crypto/rand"
-	"crypto/sha1"
-	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -21,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plainws/plainws/internal/wstest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -128,27 +126,27 @@ func TestServerCommands(t *testing.T) {
 				assert.Equal(t, "cmd:no-such-command", c.command(t, "cmd:no-such-command"))
 
 				bin := []byte{0, 1, 2, 0xff, 0xfe}
-				c.writeFrame(t, true, opBinary, bin)
+				c.writeFrame(t, true, wstest.OpBinary, bin)
 				f := c.readFrame(t)
-				assert.Equal(t, frame{fin: true, op: opBinary, payload: bin}, f)
+				assert.Equal(t, frame{fin: true, op: wstest.OpBinary, payload: bin}, f)
 				c.closeNormally(t)
 				srv.WaitLine(t, "CLOSE ", 10*time.Second)
 			})
 
 			t.Run("fragments are real continuation frames", func(t *testing.T) {
 				c, _ := dialRaw(t, srv, nil)
-				c.writeFrame(t, true, opText, []byte("cmd:fragments:3:5:text"))
-				assert.Equal(t, frame{fin: false, op: opText, payload: []byte("abcde")}, c.readFrame(t))
-				assert.Equal(t, frame{fin: false, op: opContinuation, payload: []byte("fghij")}, c.readFrame(t))
-				assert.Equal(t, frame{fin: true, op: opContinuation, payload: []byte("klmno")}, c.readFrame(t))
+				c.writeFrame(t, true, wstest.OpText, []byte("cmd:fragments:3:5:text"))
+				assert.Equal(t, frame{fin: false, op: wstest.OpText, payload: []byte("abcde")}, c.readFrame(t))
+				assert.Equal(t, frame{fin: false, op: wstest.OpContinuation, payload: []byte("fghij")}, c.readFrame(t))
+				assert.Equal(t, frame{fin: true, op: wstest.OpContinuation, payload: []byte("klmno")}, c.readFrame(t))
 
-				c.writeFrame(t, true, opText, []byte("cmd:fragments:2:20:binary"))
-				assert.Equal(t, frame{fin: false, op: opBinary, payload: []byte("abcdefghijklmnopqrst")}, c.readFrame(t))
-				assert.Equal(t, frame{fin: true, op: opContinuation, payload: []byte("uvwxyzabcdefghijklmn")}, c.readFrame(t))
+				c.writeFrame(t, true, wstest.OpText, []byte("cmd:fragments:2:20:binary"))
+				assert.Equal(t, frame{fin: false, op: wstest.OpBinary, payload: []byte("abcdefghijklmnopqrst")}, c.readFrame(t))
+				assert.Equal(t, frame{fin: true, op: wstest.OpContinuation, payload: []byte("uvwxyzabcdefghijklmn")}, c.readFrame(t))
 
-				c.writeFrame(t, true, opText, []byte("cmd:fragments:0:5:text"))
+				c.writeFrame(t, true, wstest.OpText, []byte("cmd:fragments:0:5:text"))
 				f := c.readFrame(t)
-				assert.Equal(t, opText, f.op)
+				assert.Equal(t, wstest.OpText, f.op)
 				assert.True(t, strings.HasPrefix(string(f.payload), "error:"), "got %q", f.payload)
 				c.closeNormally(t)
 				srv.WaitLine(t, "CLOSE ", 10*time.Second)
@@ -156,25 +154,25 @@ func TestServerCommands(t *testing.T) {
 
 			t.Run("ping command waits for our pong", func(t *testing.T) {
 				c, _ := dialRaw(t, srv, nil)
-				c.writeFrame(t, true, opText, []byte("cmd:ping:abc"))
-				assert.Equal(t, frame{fin: true, op: opPing, payload: []byte("abc")}, c.readFrame(t))
+				c.writeFrame(t, true, wstest.OpText, []byte("cmd:ping:abc"))
+				assert.Equal(t, frame{fin: true, op: wstest.OpPing, payload: []byte("abc")}, c.readFrame(t))
 				// RFC 6455 §5.5.3: the pong carries the ping's application data.
-				c.writeFrame(t, true, opPong, []byte("abc"))
-				assert.Equal(t, frame{fin: true, op: opText, payload: []byte("pong:abc")}, c.readFrame(t))
+				c.writeFrame(t, true, wstest.OpPong, []byte("abc"))
+				assert.Equal(t, frame{fin: true, op: wstest.OpText, payload: []byte("pong:abc")}, c.readFrame(t))
 				c.closeNormally(t)
 				srv.WaitLine(t, "CLOSE ", 10*time.Second)
 			})
 
 			t.Run("server-initiated close carries code and reason", func(t *testing.T) {
 				c, _ := dialRaw(t, srv, nil)
-				c.writeFrame(t, true, opText, []byte("cmd:close:4000:x"))
+				c.writeFrame(t, true, wstest.OpText, []byte("cmd:close:4000:x"))
 				f := c.readFrame(t)
-				require.Equal(t, opClose, f.op)
+				require.Equal(t, wstest.OpClose, f.op)
 				require.Len(t, f.payload, 3)
 				assert.Equal(t, uint16(4000), binary.BigEndian.Uint16(f.payload))
 				assert.Equal(t, "x", string(f.payload[2:]))
 				// RFC 6455 §5.5.1: echo the status code in our close frame.
-				c.writeFrame(t, true, opClose, f.payload)
+				c.writeFrame(t, true, wstest.OpClose, f.payload)
 				c.expectEOF(t)
 				assert.Equal(t, "CLOSE 4000 x", srv.WaitLine(t, "CLOSE ", 10*time.Second))
 			})
@@ -182,9 +180,9 @@ func TestServerCommands(t *testing.T) {
 			t.Run("empty close frame is reported as 1005", func(t *testing.T) {
 				c, _ := dialRaw(t, srv, nil)
 				// RFC 6455 §7.1.5: a close frame without a status code means 1005.
-				c.writeFrame(t, true, opClose, nil)
+				c.writeFrame(t, true, wstest.OpClose, nil)
 				f := c.readFrame(t)
-				assert.Equal(t, opClose, f.op)
+				assert.Equal(t, wstest.OpClose, f.op)
 				c.expectEOF(t)
 				assert.Equal(t, "CLOSE 1005 ", srv.WaitLine(t, "CLOSE ", 10*time.Second))
 			})
@@ -383,17 +381,6 @@ func TestParseLines(t *testing.T) {
 
 // --- a minimal RFC 6455 codec, test-only, independent of the plainws library ---
 
-const (
-	opContinuation byte = 0x0
-	opText         byte = 0x1
-	opBinary       byte = 0x2
-	opClose        byte = 0x8
-	opPing         byte = 0x9
-	opPong         byte = 0xA
-)
-
-const wsGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-
 type frame struct {
 	fin     bool
 	op      byte
@@ -407,39 +394,20 @@ type rawConn struct {
 	masked bool
 }
 
-func acceptKey(key string) string {
-	sum := sha1.Sum([]byte(key + wsGUID))
-	return base64.StdEncoding.EncodeToString(sum[:])
-}
-
 // dialRaw opens a WebSocket connection to srv with extra request headers and checks
 // the 101 response (RFC 6455 §4.1).
 func dialRaw(t *testing.T, srv *Server, extra http.Header) (*rawConn, *http.Response) {
 	t.Helper()
-	conn, err := net.DialTimeout("tcp", "127.0.0.1:"+srv.Port(), 5*time.Second)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = conn.Close() })
-	require.NoError(t, conn.SetDeadline(time.Now().Add(20*time.Second)))
-
-	var nonce [16]byte
-	_, _ = rand.Read(nonce[:])
-	key := base64.StdEncoding.EncodeToString(nonce[:])
-	req := "GET / HTTP/1.1\r\nHost: 127.0.0.1:" + srv.Port() + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-		"Sec-WebSocket-Key: " + key + "\r\nSec-WebSocket-Version: 13\r\n"
+	c := wstest.Dial(t, "127.0.0.1:"+srv.Port())
+	require.NoError(t, c.Conn.SetDeadline(time.Now().Add(20*time.Second)))
+	var lines []string
 	for name, values := range extra {
 		for _, v := range values {
-			req += name + ": " + v + "\r\n"
+			lines = append(lines, name+": "+v)
 		}
 	}
-	_, err = io.WriteString(conn, req+"\r\n")
-	require.NoError(t, err)
-
-	br := bufio.NewReader(conn)
-	resp, err := http.ReadResponse(br, nil)
-	require.NoError(t, err)
-	require.Equal(t, http.StatusSwitchingProtocols, resp.StatusCode)
-	require.Equal(t, acceptKey(key), resp.Header.Get("Sec-WebSocket-Accept"))
-	return &rawConn{conn: conn, br: br, masked: true}, resp
+	resp := c.Upgrade("/", lines...)
+	return &rawConn{conn: c.Conn, br: c.R, masked: true}, resp
 }
 
 func (c *rawConn) writeFrame(t *testing.T, fin bool, op byte, payload []byte) {
@@ -447,37 +415,14 @@ func (c *rawConn) writeFrame(t *testing.T, fin bool, op byte, payload []byte) {
 	require.NoError(t, writeRawFrame(c.conn, c.masked, fin, op, payload))
 }
 
+// writeRawFrame writes one frame, masked with a fresh random key when masked
+// (RFC 6455 §5.3).
 func writeRawFrame(w io.Writer, masked, fin bool, op byte, payload []byte) error {
-	b0 := op
-	if fin {
-		b0 |= 0x80
-	}
-	hdr := []byte{b0}
-	var maskBit byte
+	f := wstest.Frame{Fin: fin, Opcode: op, Payload: payload}
 	if masked {
-		maskBit = 0x80
+		f.Masked, f.Key = true, wstest.NewMaskKey()
 	}
-	switch n := len(payload); {
-	case n <= 125:
-		hdr = append(hdr, maskBit|byte(n))
-	case n <= 0xFFFF:
-		hdr = append(hdr, maskBit|126)
-		hdr = binary.BigEndian.AppendUint16(hdr, uint16(n))
-	default:
-		hdr = append(hdr, maskBit|127)
-		hdr = binary.BigEndian.AppendUint64(hdr, uint64(n))
-	}
-	body := payload
-	if masked {
-		var key [4]byte
-		_, _ = rand.Read(key[:])
-		hdr = append(hdr, key[:]...)
-		body = make([]byte, len(payload))
-		for i, b := range payload {
-			body[i] = b ^ key[i%4]
-		}
-	}
-	_, err := w.Write(append(hdr, body...))
+	_, err := w.Write(f.Bytes())
 	return err
 }
 
@@ -496,48 +441,11 @@ func (c *rawConn) readFrame(t *testing.T) frame {
 }
 
 func readRawFrame(r io.Reader) (f frame, masked, rsv1 bool, err error) {
-	var h [2]byte
-	if _, err = io.ReadFull(r, h[:]); err != nil {
+	wf, err := wstest.ReadFrame(r)
+	if err != nil {
 		return f, false, false, err
 	}
-	f.fin = h[0]&0x80 != 0
-	rsv1 = h[0]&0x40 != 0
-	f.op = h[0] & 0x0F
-	masked = h[1]&0x80 != 0
-	n := uint64(h[1] & 0x7F)
-	switch n {
-	case 126:
-		var ext [2]byte
-		if _, err = io.ReadFull(r, ext[:]); err != nil {
-			return f, masked, rsv1, err
-		}
-		n = uint64(binary.BigEndian.Uint16(ext[:]))
-	case 127:
-		var ext [8]byte
-		if _, err = io.ReadFull(r, ext[:]); err != nil {
-			return f, masked, rsv1, err
-		}
-		n = binary.BigEndian.Uint64(ext[:])
-	}
-	if n > 1<<20 {
-		return f, masked, rsv1, fmt.Errorf("frame of %d bytes is larger than this test reads", n)
-	}
-	var key [4]byte
-	if masked {
-		if _, err = io.ReadFull(r, key[:]); err != nil {
-			return f, masked, rsv1, err
-		}
-	}
-	f.payload = make([]byte, n)
-	if _, err = io.ReadFull(r, f.payload); err != nil {
-		return f, masked, rsv1, err
-	}
-	if masked {
-		for i := range f.payload {
-			f.payload[i] ^= key[i%4]
-		}
-	}
-	return f, masked, rsv1, nil
+	return frame{fin: wf.Fin, op: wf.Opcode, payload: wf.Payload}, wf.Masked, wf.Rsv&wstest.Rsv1 != 0, nil
 }
 
 // inflate decompresses one permessage-deflate message (RFC 7692 §7.2.2: append
@@ -555,18 +463,18 @@ func inflate(t *testing.T, p []byte) []byte {
 // command sends a text command and returns the text reply.
 func (c *rawConn) command(t *testing.T, cmd string) string {
 	t.Helper()
-	c.writeFrame(t, true, opText, []byte(cmd))
+	c.writeFrame(t, true, wstest.OpText, []byte(cmd))
 	f := c.readFrame(t)
-	require.Equal(t, frame{fin: true, op: opText, payload: f.payload}, f, "reply to %q", cmd)
+	require.Equal(t, frame{fin: true, op: wstest.OpText, payload: f.payload}, f, "reply to %q", cmd)
 	return string(f.payload)
 }
 
 // closeNormally runs the closing handshake with status 1000 (RFC 6455 §7.1.2).
 func (c *rawConn) closeNormally(t *testing.T) {
 	t.Helper()
-	c.writeFrame(t, true, opClose, []byte{0x03, 0xE8})
+	c.writeFrame(t, true, wstest.OpClose, []byte{0x03, 0xE8})
 	f := c.readFrame(t)
-	require.Equal(t, opClose, f.op)
+	require.Equal(t, wstest.OpClose, f.op)
 	c.expectEOF(t)
 }
 
@@ -603,32 +511,30 @@ func serveWaitClose(ln net.Listener) error {
 	if ext := req.Header.Get("Sec-WebSocket-Extensions"); ext != "" {
 		return fmt.Errorf("client offered %q without --deflate", ext)
 	}
-	resp := "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-		"Sec-WebSocket-Accept: " + acceptKey(key) + "\r\n\r\n"
-	if _, err := io.WriteString(conn, resp); err != nil {
+	if _, err := io.WriteString(conn, wstest.Switching(key)); err != nil {
 		return err
 	}
 	f, masked, _, err := readRawFrame(br)
 	if err != nil {
 		return err
 	}
-	if !masked || f.op != opText || string(f.payload) != "ready" {
+	if !masked || f.op != wstest.OpText || string(f.payload) != "ready" {
 		return fmt.Errorf("want masked text \"ready\", got masked=%v %+v", masked, f)
 	}
-	if err := writeRawFrame(conn, false, true, opText, []byte("héllo")); err != nil {
+	if err := writeRawFrame(conn, false, true, wstest.OpText, []byte("héllo")); err != nil {
 		return err
 	}
-	if err := writeRawFrame(conn, false, true, opBinary, make([]byte, 70000)); err != nil {
+	if err := writeRawFrame(conn, false, true, wstest.OpBinary, make([]byte, 70000)); err != nil {
 		return err
 	}
-	if err := writeRawFrame(conn, false, true, opClose, append([]byte{0x0F, 0xA2}, "done"...)); err != nil {
+	if err := writeRawFrame(conn, false, true, wstest.OpClose, append([]byte{0x0F, 0xA2}, "done"...)); err != nil {
 		return err
 	}
 	f, masked, _, err = readRawFrame(br)
 	if err != nil {
 		return err
 	}
-	if !masked || f.op != opClose {
+	if !masked || f.op != wstest.OpClose {
 		return fmt.Errorf("want the client's close frame, got masked=%v %+v", masked, f)
 	}
 	return nil
