@@ -5,6 +5,7 @@ package ws
 import (
 	"testing"
 
+	"github.com/plainws/plainws/internal/wstest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -20,7 +21,7 @@ func readFragmented(t *testing.T, limit int64, total, piece int) []byte {
 // size from its offset in the message.
 func readPieces(t *testing.T, limit int64, total int, size func(off int) int) []byte {
 	t.Helper()
-	a, b := tcpPair(t)
+	a, b := wstest.TCPPair(t)
 	c := NewConn(a, nil, RoleClient, "", &Options{ReadLimit: limit})
 	t.Cleanup(func() { _ = c.CloseNow() })
 	sent := make(chan error, 1)
@@ -32,7 +33,7 @@ func readPieces(t *testing.T, limit int64, total int, size func(off int) int) []
 				op = OpBinary
 			}
 			end := min(off+size(off), total)
-			wire = append(wire, frameBytes(end == total, 0, op, false, make([]byte, end-off))...)
+			wire = append(wire, peerFrame(end == total, op, false, make([]byte, end-off))...)
 			off = end
 		}
 		_, err := b.Write(wire)
@@ -84,7 +85,7 @@ func TestGrowthFinalFrameFitsExactly(t *testing.T) {
 // §7.4.1).
 func TestGrowthNearTheLimitStillRefusesMore(t *testing.T) {
 	const limit = 1 << 20
-	a, b := tcpPair(t)
+	a, b := wstest.TCPPair(t)
 	c := NewConn(a, nil, RoleClient, "", &Options{ReadLimit: limit})
 	t.Cleanup(func() { _ = c.CloseNow() })
 	go func() {
@@ -94,7 +95,7 @@ func TestGrowthNearTheLimitStillRefusesMore(t *testing.T) {
 			if off == 0 {
 				op = OpBinary
 			}
-			wire = append(wire, frameBytes(false, 0, op, false, make([]byte, 4096))...)
+			wire = append(wire, peerFrame(false, op, false, make([]byte, 4096))...)
 		}
 		_, _ = b.Write(wire)
 	}()

@@ -113,6 +113,12 @@ func (p *rawPeer) send(fin bool, op Opcode, payload []byte) {
 	p.Send(wstest.Frame{Fin: fin, Opcode: byte(op), Masked: p.masks, Key: wstest.DefaultKey, Payload: payload})
 }
 
+// peerFrame is one frame as a peer would send it, built by wstest (not by
+// the code under test), masked with wstest.DefaultKey when masked.
+func peerFrame(fin bool, op Opcode, masked bool, payload []byte) []byte {
+	return wstest.Frame{Fin: fin, Opcode: byte(op), Masked: masked, Key: wstest.DefaultKey, Payload: payload}.Bytes()
+}
+
 // next reads one frame the Conn sent and checks its masking against RFC 6455
 // §5.1 (a client masks, a server does not).
 func (p *rawPeer) next() (Header, []byte) {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plainws/plainws/internal/wstest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -50,9 +51,9 @@ func TestStreamFastPathPieces(t *testing.T) {
 				op = OpText
 			}
 			want = append(want, p)
-			wire = append(wire, frameBytes(true, 0, op, role == RoleServer, p)...)
+			wire = append(wire, peerFrame(true, op, role == RoleServer, p)...)
 		}
-		peer.write(wire) // one write: the frames arrive together
+		peer.Write(wire) // one write: the frames arrive together
 		for i, p := range want {
 			op, r, err := c.NextReader()
 			require.NoError(t, err, "%s message %d", role, i)
@@ -67,14 +68,14 @@ func TestStreamFastPathPieces(t *testing.T) {
 func TestStreamHeaderBeforePayload(t *testing.T) {
 	c, peer := newRawPeer(t, RoleServer, nil)
 	payload := bytes.Repeat([]byte("0123456789"), 30)
-	frame := frameBytes(true, 0, OpBinary, true, payload)
-	peer.write(frame[:8+3]) // header (2+2+4) and three bytes
+	frame := peerFrame(true, OpBinary, true, payload)
+	peer.Write(frame[:8+3]) // header (2+2+4) and three bytes
 	op, r, err := c.NextReader()
 	require.NoError(t, err)
 	require.Equal(t, OpBinary, op)
 	go func() {
 		time.Sleep(20 * time.Millisecond)
-		peer.write(frame[8+3:])
+		peer.Write(frame[8+3:])
 	}()
 	assert.Equal(t, payload, readInPieces(t, r, 64))
 }
@@ -93,8 +94,8 @@ func TestStaleReaderAfterReadMessage(t *testing.T) {
 	assert.Equal(t, "first", string(p[:n]))
 
 	second := bytes.Repeat([]byte{2}, 1000)
-	frame := frameBytes(true, 0, OpBinary, true, second)
-	peer.write(frame[:300])
+	frame := peerFrame(true, OpBinary, true, second)
+	peer.Write(frame[:300])
 	require.NoError(t, c.SetReadDeadline(time.Now().Add(50*time.Millisecond)))
 	_, got, err := c.ReadMessageInto(make([]byte, 0, 2048))
 	var ne net.Error
@@ -106,7 +107,7 @@ func TestStaleReaderAfterReadMessage(t *testing.T) {
 	assert.Zero(t, n, "the stale reader must not read the second message")
 	require.ErrorIs(t, err, io.EOF)
 
-	peer.write(frame[300:])
+	peer.Write(frame[300:])
 	_, msg, err := c.ReadMessageInto(got)
 	require.NoError(t, err)
 	assert.Equal(t, second, msg)
@@ -121,8 +122,8 @@ func TestStaleReaderAfterReadMessage(t *testing.T) {
 func TestStaleReaderAfterNextReader(t *testing.T) {
 	for _, role := range []Role{RoleClient, RoleServer} {
 		c, peer := newRawPeer(t, role, nil)
-		peer.write(append(frameBytes(true, 0, OpBinary, role == RoleServer, bytes.Repeat([]byte{1}, 100)),
-			frameBytes(true, 0, OpBinary, role == RoleServer, bytes.Repeat([]byte{2}, 50))...))
+		peer.Write(append(peerFrame(true, OpBinary, role == RoleServer, bytes.Repeat([]byte{1}, 100)),
+			peerFrame(true, OpBinary, role == RoleServer, bytes.Repeat([]byte{2}, 50))...))
 		_, r1, err := c.NextReader()
 		require.NoError(t, err)
 		p := make([]byte, 10)
@@ -139,9 +140,9 @@ func TestStaleReaderAfterNextReader(t *testing.T) {
 // the connection's end, not the skipped bytes.
 func TestReaderAfterClose(t *testing.T) {
 	c, peer := newRawPeer(t, RoleServer, nil)
-	wire := frameBytes(true, 0, OpBinary, true, bytes.Repeat([]byte{9}, 100))
-	wire = append(wire, frameBytes(true, 0, OpClose, true, closePayload(CloseNormalClosure, ""))...)
-	peer.write(wire)
+	wire := peerFrame(true, OpBinary, true, bytes.Repeat([]byte{9}, 100))
+	wire = append(wire, peerFrame(true, OpClose, true, wstest.ClosePayload(uint16(CloseNormalClosure), ""))...)
+	peer.Write(wire)
 	_, r, err := c.NextReader()
 	require.NoError(t, err)
 	n, err := r.Read(make([]byte, 10))
@@ -186,8 +187,8 @@ func TestAbandonedFastPathMessage(t *testing.T) {
 	for _, role := range []Role{RoleClient, RoleServer} {
 		for _, size := range []int{20, 3000, 70000} {
 			c, peer := newRawPeer(t, role, nil)
-			go peer.write(append(frameBytes(true, 0, OpBinary, role == RoleServer, bytes.Repeat([]byte{1}, size)),
-				frameBytes(true, 0, OpText, role == RoleServer, []byte("second"))...))
+			go peer.Write(append(peerFrame(true, OpBinary, role == RoleServer, bytes.Repeat([]byte{1}, size)),
+				peerFrame(true, OpText, role == RoleServer, []byte("second"))...))
 			_, r, err := c.NextReader()
 			require.NoError(t, err)
 			_, err = r.Read(make([]byte, 3))
@@ -211,14 +212,14 @@ func TestStreamFailureCodes(t *testing.T) {
 		want error
 		code StatusCode
 	}{
-		{"over the read limit", func(m bool) []byte { return frameBytes(true, 0, OpBinary, m, make([]byte, 101)) }, ErrReadLimit, CloseMessageTooBig},
+		{"over the read limit", func(m bool) []byte { return peerFrame(true, OpBinary, m, make([]byte, 101)) }, ErrReadLimit, CloseMessageTooBig},
 		{"fragments over the read limit", func(m bool) []byte {
-			return append(frameBytes(false, 0, OpBinary, m, make([]byte, 60)), frameBytes(true, 0, OpContinuation, m, make([]byte, 60))...)
+			return append(peerFrame(false, OpBinary, m, make([]byte, 60)), peerFrame(true, OpContinuation, m, make([]byte, 60))...)
 		}, ErrReadLimit, CloseMessageTooBig},
-		{"invalid UTF-8", func(m bool) []byte { return frameBytes(true, 0, OpText, m, []byte("ok\xff")) }, ErrInvalidUTF8, CloseInvalidFramePayloadData},
-		{"UTF-8 cut at the end", func(m bool) []byte { return frameBytes(true, 0, OpText, m, []byte("ok\xce")) }, ErrInvalidUTF8, CloseInvalidFramePayloadData},
+		{"invalid UTF-8", func(m bool) []byte { return peerFrame(true, OpText, m, []byte("ok\xff")) }, ErrInvalidUTF8, CloseInvalidFramePayloadData},
+		{"UTF-8 cut at the end", func(m bool) []byte { return peerFrame(true, OpText, m, []byte("ok\xce")) }, ErrInvalidUTF8, CloseInvalidFramePayloadData},
 		{"interrupted message", func(m bool) []byte {
-			return append(frameBytes(false, 0, OpText, m, []byte("a")), frameBytes(true, 0, OpBinary, m, []byte("b"))...)
+			return append(peerFrame(false, OpText, m, []byte("a")), peerFrame(true, OpBinary, m, []byte("b"))...)
 		}, ErrMessageInterrupted, CloseProtocolError},
 		{"64-bit length overflow", func(m bool) []byte {
 			b := []byte{0x82, 127, 0x80, 0, 0, 0, 0, 0, 0, 1}
@@ -233,7 +234,7 @@ func TestStreamFailureCodes(t *testing.T) {
 		for _, role := range []Role{RoleClient, RoleServer} {
 			t.Run(tc.name+"/"+role.String(), func(t *testing.T) {
 				c, peer := newRawPeer(t, role, &Options{ReadLimit: 100})
-				go peer.write(tc.wire(role == RoleServer))
+				go peer.Write(tc.wire(role == RoleServer))
 				var err error
 				for err == nil {
 					var r io.Reader
@@ -260,10 +261,10 @@ func TestConcurrentReadersKeepFrameState(t *testing.T) {
 	go func() {
 		var wire []byte
 		for i := range messages {
-			wire = append(wire, frameBytes(true, 0, OpBinary, true, bytes.Repeat([]byte{byte(i)}, 1+i%300))...)
+			wire = append(wire, peerFrame(true, OpBinary, true, bytes.Repeat([]byte{byte(i)}, 1+i%300))...)
 		}
-		peer.write(wire)
-		peer.write(frameBytes(true, 0, OpClose, true, closePayload(CloseNormalClosure, "")))
+		peer.Write(wire)
+		peer.Write(peerFrame(true, OpClose, true, wstest.ClosePayload(uint16(CloseNormalClosure), "")))
 	}()
 	var wg sync.WaitGroup
 	var mu sync.Mutex

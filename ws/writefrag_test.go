@@ -3,12 +3,12 @@
 package ws
 
 import (
-	"bufio"
 	"bytes"
 	"net"
 	"sync/atomic"
 	"testing"
 
+	"github.com/plainws/plainws/internal/wstest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -36,11 +36,11 @@ func TestNextWriterFragments(t *testing.T) {
 			for _, size := range []int{1, frag, 4 * frag, 3*frag + 17, 64 << 10} {
 				for _, split := range []int{0, 1, frag + 3} {
 					t.Run("", func(t *testing.T) {
-						a, b := tcpPair(t)
+						a, b := wstest.TCPPair(t)
 						cc := &countingConn{Conn: a}
 						c := NewConn(cc, nil, role, "", &Options{WriteBufferSize: frag})
 						t.Cleanup(func() { _ = c.CloseNow() })
-						peer := &rawPeer{t: t, nc: b, br: bufio.NewReader(b), masks: role == RoleServer}
+						peer := peerOn(t, b, role == RoleServer)
 						msg := bytes.Repeat([]byte("0123456789abcdef€"), size/19+1)[:size]
 						done := make(chan error, 1)
 						go func() {
