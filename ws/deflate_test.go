@@ -730,11 +730,16 @@ func TestDeflateMemoryState(t *testing.T) {
 		assert.Nil(t, pair[1].compression.rwin.buf, "no window is kept without takeover")
 		assert.LessOrEqual(t, cap(pair[0].compression.sink.buf), maxKeptDeflateBuf)
 	}
-	c, s = deflatePair(t, Options{Compression: &CompressionOptions{}}, Options{Compression: &CompressionOptions{}})
+	// IdleRelease off: on a loaded machine a second can pass before the
+	// check, and the idle timer would rightly have taken the compressor.
+	c, s = deflatePair(t, Options{Compression: &CompressionOptions{IdleRelease: -1}}, Options{Compression: &CompressionOptions{}})
 	require.NoError(t, c.WriteMessage(OpBinary, big))
 	_, _, err := s.ReadMessage()
 	require.NoError(t, err)
-	assert.NotNil(t, c.compression.own, "under takeover the compressor stays with the connection")
+	c.msgMu.Lock() // the idle timer's lock (deflate_idle.go)
+	own := c.compression.own
+	c.msgMu.Unlock()
+	assert.NotNil(t, own, "under takeover the compressor stays with the connection")
 	assert.Nil(t, s.compression.inf)
 	assert.Equal(t, big[len(big)-windowSize:], s.compression.rwin.appendTo(nil))
 	assert.Len(t, s.compression.rwin.buf, windowSize, "the peer's window, no more")
