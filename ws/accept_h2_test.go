@@ -495,11 +495,13 @@ func TestH2ServerTimeouts(t *testing.T) {
 	}
 	forBothH2(t, func(t *testing.T, tls bool) {
 		s := startH2(t, tls, h2Echo(t, &Upgrader{}, nil), func(hs *http.Server) {
-			hs.ReadTimeout = 100 * time.Millisecond
-			hs.WriteTimeout = 100 * time.Millisecond
+			// Long enough for a TLS handshake on a loaded machine under
+			// -race; the stream must outlive them well past.
+			hs.ReadTimeout = 500 * time.Millisecond
+			hs.WriteTimeout = 500 * time.Millisecond
 		})
 		c, _ := dialH2T(t, &Dialer{}, s)
-		time.Sleep(300 * time.Millisecond)
+		time.Sleep(1500 * time.Millisecond)
 		require.NoError(t, c.WriteMessage(OpText, []byte("later")))
 		_, msg, err := c.ReadMessage()
 		require.NoError(t, err)
