@@ -11,15 +11,16 @@ import (
 	"unicode/utf8"
 )
 
-// messageReader is the io.Reader NextReader hands out. It lives inside the
-// Conn, so starting a message allocates nothing; it is valid until the next
-// call to NextReader or ReadMessage.
-type messageReader struct{ c *Conn }
+// messageReader is the io.Reader NextReader hands out: the Conn itself under
+// another type, so starting a message allocates nothing and the Conn holds
+// no pointer to itself; it is valid until the next call to NextReader or
+// ReadMessage.
+type messageReader Conn
 
 // Read reads the open message's payload (after unmasking, decompressing and
 // validating it) and returns io.EOF at its end.
 func (r *messageReader) Read(p []byte) (int, error) {
-	c := r.c
+	c := (*Conn)(r)
 	c.readMu.Lock()
 	defer c.readMu.Unlock()
 	if c.readErr != nil {
@@ -49,7 +50,7 @@ func (c *Conn) NextReader() (Opcode, io.Reader, error) {
 	if err := c.startMessageLocked(); err != nil {
 		return 0, nil, err
 	}
-	return c.msgOp, &c.mr, nil
+	return c.msgOp, (*messageReader)(c), nil
 }
 
 // ReadMessage reads one whole message into a new slice.
@@ -272,7 +273,10 @@ func (c *Conn) startMessageLocked() error {
 		return c.readErr
 	}
 	for c.msgOp != 0 && !c.msgEOF {
-		if _, err := c.readMessageLocked(c.ctrl[:]); err != nil && err != io.EOF {
+		buf := getCtrl()
+		_, err := c.readMessageLocked(buf[:])
+		putCtrl(buf)
+		if err != nil && err != io.EOF {
 			return err
 		}
 	}
@@ -390,13 +394,16 @@ func (c *Conn) nextDataFrameLocked() error {
 			if err != nil {
 				return c.readFailedLocked(err)
 			}
-			payload := c.ctrl[:h.Length]
+			buf := getCtrl()
+			payload := buf[:h.Length]
 			copy(payload, b[n:total])
 			c.rb.discard(total)
 			if h.Masked {
 				Mask(payload, MaskKeyWord(h.Mask))
 			}
-			if err := c.handleControlLocked(h.Opcode, payload); err != nil {
+			err = c.handleControlLocked(h.Opcode, payload)
+			putCtrl(buf)
+			if err != nil {
 				return err
 			}
 			continue
@@ -438,8 +445,8 @@ func (c *Conn) handleControlLocked(op Opcode, payload []byte) error {
 	case OpPing:
 		// §5.5.2: "Upon receipt of a Ping frame, an endpoint MUST send a
 		// Pong frame in response ... [with] identical Application data".
-		if c.pingHandler != nil {
-			c.pingHandler(payload)
+		if c.hooks != nil && c.hooks.ping != nil {
+			c.hooks.ping(payload)
 			return nil
 		}
 		// A pong that cannot be sent (the close was sent, or the conn is
@@ -448,9 +455,11 @@ func (c *Conn) handleControlLocked(op Opcode, payload []byte) error {
 	case OpPong:
 		// §5.5.3: a pong needs no answer. It may be the one a Ping call
 		// waits for.
-		c.pongs.arrived(payload)
-		if c.pongHandler != nil {
-			c.pongHandler(payload)
+		if w := c.pongs.Load(); w != nil {
+			w.arrived(payload)
+		}
+		if c.hooks != nil && c.hooks.pong != nil {
+			c.hooks.pong(payload)
 		}
 	case OpClose:
 		code, reason, err := ParseClosePayload(payload)
@@ -476,10 +485,10 @@ func (c *Conn) readFailedLocked(err error) error {
 		c.closeTCP()
 		return c.readErr
 	}
-	select {
-	case <-c.peerClosed:
-		c.readErr = &c.peerClose
-	case <-c.tcpClosed:
+	switch ce := c.peerClose.Load(); {
+	case ce != nil:
+		c.readErr = ce
+	case c.tcpDone.Load():
 		c.readErr = ErrClosed
 	default:
 		if c.closing.Load() {
@@ -502,11 +511,14 @@ func (c *Conn) readFailedLocked(err error) error {
 // next frame header (failFrameLocked), or be -1 if that is unknown.
 func (c *Conn) failLocked(perr *ProtocolError) error {
 	c.readErr = perr
-	if h := c.failHandler; h != nil && !c.closing.Load() {
-		h(perr)
+	if c.hooks != nil && c.hooks.fail != nil && !c.closing.Load() {
+		c.hooks.fail(perr)
 	}
-	payload, _ := AppendClosePayload(c.ctrl[:0:len(c.ctrl)], perr.Code, "")
-	if c.writeCloseFrame(payload) != nil {
+	buf := getCtrl()
+	payload, _ := AppendClosePayload(buf[:0], perr.Code, "")
+	err := c.writeCloseFrame(payload)
+	putCtrl(buf)
+	if err != nil {
 		// Our close went out before (or cannot go out): nothing to
 		// protect by lingering.
 		c.closeTCP()
