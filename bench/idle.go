@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"testing"
@@ -20,6 +21,13 @@ import (
 // the idle-memory workloads open (DefaultIdleConns when unset). CI runs every
 // benchmark once; a smaller count keeps that quick on a slow machine.
 const IdleConnsEnv = "PLAINWS_IDLE_CONNS"
+
+// IdleHeapProfileEnv names the environment variable that, when set to a
+// path, makes MeasureIdle write a heap profile there while the connections
+// are still open (run with -memprofilerate=1 to see every allocation, and
+// read it with go tool pprof -sample_index=inuse_space). -memprofile is no
+// help here: it is written after the benchmark, when they are closed.
+const IdleHeapProfileEnv = "PLAINWS_IDLE_HEAPPROFILE"
 
 // DefaultIdleConns is the number of idle connections measured: enough that
 // per-connection costs drown the process's fixed costs and GC noise.
@@ -180,6 +188,11 @@ func MeasureIdle(b *testing.B, dial IdleDialer) {
 	}
 	elapsed := time.Since(start)
 	after := settledMemory()
+	if path := os.Getenv(IdleHeapProfileEnv); path != "" {
+		if err := writeHeapProfile(path); err != nil {
+			b.Fatal(err)
+		}
+	}
 	runtime.KeepAlive(keep)
 	heap := float64(after.HeapAlloc) - float64(before.HeapAlloc)
 	stack := float64(after.StackInuse) - float64(before.StackInuse)
@@ -187,6 +200,20 @@ func MeasureIdle(b *testing.B, dial IdleDialer) {
 	b.ReportMetric(heap/float64(n), "heap-B/conn")
 	b.ReportMetric(stack/float64(n), "stack-B/conn")
 	b.ReportMetric((heap+stack)/float64(n), "B/conn")
+}
+
+// writeHeapProfile writes the heap profile of the last garbage collection
+// to path.
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("heap profile: %w", err)
+	}
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		_ = f.Close()
+		return fmt.Errorf("heap profile: %w", err)
+	}
+	return f.Close()
 }
 
 // settledMemory waits until the number of goroutines stops changing (every

@@ -48,21 +48,23 @@ func (c *Conn) peerCloseLocked(code StatusCode, reason string) error {
 		c.closeTCP()
 		return lf.err
 	}
-	c.peerClose = CloseError{Code: code, Reason: reason}
-	c.closeOnce.Do(func() { close(c.peerClosed) })
-	if c.closeHandler != nil {
-		c.closeHandler(code, reason)
+	ce := &CloseError{Code: code, Reason: reason}
+	c.peerClose.Store(ce)
+	if c.hooks != nil && c.hooks.close != nil {
+		c.hooks.close(code, reason)
 	}
 	// §5.5.1: "If an endpoint receives a Close frame and did not
 	// previously send a Close frame, the endpoint MUST send a Close frame in
 	// response ... typically echoing the status code it received." The
 	// reason is echoed too, so the peer's logs show its own words.
 	var payload []byte
+	buf := getCtrl()
 	if code != CloseNoStatusReceived {
-		payload, _ = AppendClosePayload(c.ctrl[:0:len(c.ctrl)], code, reason)
+		payload, _ = AppendClosePayload(buf[:0], code, reason)
 	}
 	_ = c.writeCloseFrame(payload)
-	c.readErr = &c.peerClose
+	putCtrl(buf)
+	c.readErr = ce
 	c.awaitTCPCloseLocked()
 	return c.readErr
 }
@@ -74,14 +76,57 @@ func (c *Conn) peerCloseLocked(code StatusCode, reason string) error {
 func (c *Conn) awaitTCPCloseLocked() {
 	if c.role == RoleClient {
 		_ = c.conn.SetReadDeadline(time.Now().Add(c.closeTimeout))
+		buf := getCtrl()
 		for {
-			if _, err := c.rb.read(c.ctrl[:]); err != nil {
+			if _, err := c.rb.read(buf[:]); err != nil {
 				break
 			}
 		}
+		putCtrl(buf)
 	}
 	c.closeTCP()
 }
+
+// closeTCP closes the network connection once; later calls do nothing.
+func (c *Conn) closeTCP() {
+	// Signal first: a reader woken by the Close must already see that it
+	// was ours, not the peer's.
+	if !c.tcpDone.CompareAndSwap(false, true) {
+		return
+	}
+	if ch := c.tcpWait.Swap(&closedChan); ch != nil {
+		close(*ch)
+	}
+	if c.keepalive != nil {
+		c.keepalive.stop()
+	}
+	_ = c.conn.Close()
+}
+
+// tcpClosedChan returns a channel closed once the network connection is
+// closed, for Close and Ping to wait on. It is made by the first call, not
+// by NewConn: an idle connection should not carry a channel (112 bytes) that
+// only those two ever wait on; every other check reads tcpDone. Whichever
+// of closeTCP and the first call swaps c.tcpWait first wins: closeTCP
+// closes the channel it takes out, or leaves closedChan for later callers.
+func (c *Conn) tcpClosedChan() <-chan struct{} {
+	if p := c.tcpWait.Load(); p != nil {
+		return *p
+	}
+	ch := make(chan struct{})
+	if !c.tcpWait.CompareAndSwap(nil, &ch) {
+		return *c.tcpWait.Load()
+	}
+	return ch
+}
+
+// closedChan is the channel tcpClosedChan returns after closeTCP: closed
+// from the start.
+var closedChan = func() chan struct{} {
+	ch := make(chan struct{})
+	close(ch)
+	return ch
+}()
 
 // Close runs the closing handshake (RFC 6455 §7.1.2): it sends a close frame
 // with code and reason, waits up to the close timeout for the peer's close
@@ -106,6 +151,7 @@ func (c *Conn) Close(code StatusCode, reason string) error {
 		return err
 	}
 	_ = c.conn.SetReadDeadline(deadline)
+	tcpClosed := c.tcpClosedChan()
 	timer := time.NewTimer(time.Until(deadline))
 	defer timer.Stop()
 	poll := time.NewTicker(5 * time.Millisecond)
@@ -120,13 +166,11 @@ func (c *Conn) Close(code StatusCode, reason string) error {
 			c.readMu.Unlock()
 		}
 		select {
-		case <-c.tcpClosed:
-			select {
-			case <-c.peerClosed:
+		case <-tcpClosed:
+			if c.peerClose.Load() != nil {
 				return nil
-			default:
-				return ErrCloseTimeout
 			}
+			return ErrCloseTimeout
 		case <-timer.C:
 			c.closeTCP()
 			return ErrCloseTimeout

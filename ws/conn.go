@@ -126,71 +126,133 @@ func bufSize(n, min int) int {
 // interleave on the wire, and control frames may pass between the fragments
 // of a streamed message (RFC 6455 §5.4). Close and CloseNow may be called
 // from any goroutine.
+//
+// A connection waiting for its peer holds little: the Conn itself (416
+// bytes on 64-bit platforms) and, on a *net.TCPConn or *net.UnixConn, no
+// read buffer (readbuf.go). Whatever a connection needs only while it acts
+// lives outside the Conn, made or borrowed when it is first needed: the
+// array small frames are built in and the masking key generator by the
+// first frame written (kept from then on: lending them per frame would add
+// a pool's Get and Put to every write), control-frame payloads in pooled
+// buffers for the length of one frame (they are rare), the channel that
+// wakes Close and Ping by the first of them, and the handlers, the Ping
+// waiters, the streaming writer, the saved deadlines and the peer's close
+// frame when first set, called or received. bench/idle.go measures the
+// whole (with the goroutine, the TCP conn and what the runtime and net keep
+// for it, about 3.2 KiB, of which the Conn is 416 bytes).
 type Conn struct {
-	conn        net.Conn
-	rb          readBuffer
-	role        Role
-	subprotocol string
-
+	conn         net.Conn
+	rb           readBuffer
+	subprotocol  string
 	readLimit    int64
-	validateUTF8 bool
 	closeTimeout time.Duration
+	role         Role
+	validateUTF8 bool
 
-	// Read state, guarded by readMu.
-	readMu    sync.Mutex
-	readErr   error // sticky; a timeout is not stored
-	frameLeft int64 // payload bytes of the current data frame not yet read
+	// Read state, guarded by readMu. (The fields smaller than a word, of
+	// this and the other groups, sit together here, so that padding does
+	// not push the Conn into a larger allocation class.)
 	frameFin  bool
-	frameMask uint32 // rotating masking key of the current frame
 	frameMskd bool
 	msgOp     Opcode // opcode of the open message, 0 if none
 	msgEOF    bool   // the open message has been read to its end
-	msgLen    int64  // bytes of the open message delivered so far
 	msgDeflt  bool   // the open message is compressed (RFC 7692 §6)
 	msgResume bool   // ReadMessageInto timed out inside the open message
+	frameMask uint32 // rotating masking key of the current frame
 	utf8      UTF8Validator
-	ctrl      [MaxControlPayload]byte
-	mr        messageReader
-
-	pingHandler  func(payload []byte)
-	pongHandler  func(payload []byte)
-	closeHandler func(code StatusCode, reason string)
-	failHandler  func(err *ProtocolError)
+	streaming bool        // a NextWriter message is open; guarded by writeMu
+	closeSent bool        // guarded by writeMu
+	tcpDone   atomic.Bool // closeTCP has begun
+	closing   atomic.Bool // Close has begun
+	lingering atomic.Bool // a failed conn waits for the peer to take its close frame
+	readMu    sync.Mutex
+	readErr   error  // sticky; a timeout is not stored
+	frameLeft int64  // payload bytes of the current data frame not yet read
+	msgLen    int64  // bytes of the open message delivered so far
+	hooks     *hooks // the Set*Handler functions; nil until one is set
 
 	// Write state. msgMu serialises data messages; writeMu serialises
 	// frames, so that control frames can pass between the fragments of a
 	// message that holds msgMu.
-	msgMu     sync.Mutex
-	writeMu   sync.Mutex
-	small     [smallFrame]byte // header and payload of small frames
-	fragSize  int              // payload per fragment of a streamed message
-	streaming bool             // a NextWriter message is open; guarded by writeMu
-	iov       net.Buffers
-	iovArr    [2][]byte
-	keys      maskKeySource
-	writeErr  error        // sticky, guarded by writeMu
-	sent      atomic.Int64 // bytes written to conn (BytesSent)
-	closeSent bool         // guarded by writeMu
-	mw        messageWriter
+	msgMu    sync.Mutex
+	writeMu  sync.Mutex
+	frames   *frameScratch  // made by the first frame written; guarded by writeMu
+	fragSize int            // payload per fragment of a streamed message
+	keys     maskKeySource  // guarded by writeMu
+	writeErr error          // sticky, guarded by writeMu
+	sent     atomic.Int64   // bytes written to conn (BytesSent)
+	mw       *messageWriter // made by the first NextWriter; guarded by msgMu
 
-	// Closing state.
-	closeOnce   sync.Once
-	peerClosed  chan struct{} // closed when the peer's close frame was read
-	peerClose   CloseError    // valid once peerClosed is closed
-	tcpOnce     sync.Once
-	tcpClosed   chan struct{} // closed when the net.Conn is closed
-	closing     atomic.Bool   // Close has begun
-	lingering   atomic.Bool   // a failed conn waits for the peer to take its close frame
+	// Closing state (closing.go).
+	tcpWait     atomic.Pointer[chan struct{}] // closed by closeTCP; made by the first waiter (tcpClosedChan)
+	peerClose   atomic.Pointer[CloseError]    // the peer's close frame, once read
 	compression *deflateState
 
 	// Silent peers (keepalive.go, ping.go).
 	keepalive *keepalive                   // nil unless IdleTimeout or PingInterval
 	localErr  atomic.Pointer[localFailure] // why this end gave up, if it did (giveUp)
+	pongs     atomic.Pointer[pongWaiters]  // Ping calls waiting for their pong; nil before the first
 
-	// The deadlines the program set last (Unix ns, 0: none), which the
-	// context-bound calls put back after borrowing the deadline (context.go).
-	readDeadline, writeDeadline atomic.Int64
-	pongs                       pongWaiters // Ping calls waiting for their pong
+	// The deadlines the program set last, for the context-bound calls to
+	// put back after borrowing the deadline (context.go); nil until a
+	// deadline is set.
+	deadlines atomic.Pointer[deadlines]
+}
+
+// deadlines are the read and write deadlines the program set last, in Unix
+// nanoseconds (0: none). A Conn makes them on the first SetReadDeadline or
+// SetWriteDeadline that sets one: many programs never do.
+type deadlines struct{ read, write atomic.Int64 }
+
+// setDeadline records t, in the read or the write half of c.deadlines.
+func (c *Conn) setDeadline(write bool, t time.Time) {
+	ns := unixNano(t)
+	d := c.deadlines.Load()
+	if d == nil {
+		if ns == 0 {
+			return
+		}
+		c.deadlines.CompareAndSwap(nil, new(deadlines))
+		d = c.deadlines.Load()
+	}
+	if write {
+		d.write.Store(ns)
+	} else {
+		d.read.Store(ns)
+	}
+}
+
+// savedDeadline returns what setDeadline recorded last, 0 if nothing.
+func (c *Conn) savedDeadline(write bool) int64 {
+	d := c.deadlines.Load()
+	switch {
+	case d == nil:
+		return 0
+	case write:
+		return d.write.Load()
+	}
+	return d.read.Load()
+}
+
+// hooks are the functions a program may set to observe control frames and
+// failures. Few programs set any, so a Conn holds only a pointer to them,
+// made by the first Set*Handler call; readMu guards the pointer and the
+// functions.
+type hooks struct {
+	ping  func(payload []byte)
+	pong  func(payload []byte)
+	close func(code StatusCode, reason string)
+	fail  func(err *ProtocolError)
+}
+
+// hooksLocked returns c.hooks, made on first use (the Set*Handler calls
+// make them only to set a function, not to restore a default). readMu must
+// be held.
+func (c *Conn) hooksLocked() *hooks {
+	if c.hooks == nil {
+		c.hooks = new(hooks)
+	}
+	return c.hooks
 }
 
 // NewConn wraps a net.Conn on which the opening handshake has already taken
@@ -215,12 +277,8 @@ func NewConn(c net.Conn, br *bufio.Reader, role Role, subprotocol string, opts *
 		validateUTF8: !opts.SkipUTF8Validation,
 		closeTimeout: opts.closeTimeout(),
 		fragSize:     bufSize(opts.WriteBufferSize, minWriteBuffer),
-		peerClosed:   make(chan struct{}),
-		tcpClosed:    make(chan struct{}),
 	}
 	wc.rb.init(c, opts.ReadBufferSize, pending)
-	wc.mr.c = wc
-	wc.mw.c = wc
 	wc.startKeepalive(opts)
 	return wc
 }
@@ -268,14 +326,14 @@ func (c *Conn) NetConn() net.Conn { return c.conn }
 // read that times out leaves the connection usable: the frame state is kept
 // exactly, and a later read continues where it stopped.
 func (c *Conn) SetReadDeadline(t time.Time) error {
-	c.readDeadline.Store(unixNano(t))
+	c.setDeadline(false, t)
 	return c.conn.SetReadDeadline(t)
 }
 
 // SetWriteDeadline sets the deadline for writes. A write that times out may
 // have sent part of a frame, so it fails the connection for writing.
 func (c *Conn) SetWriteDeadline(t time.Time) error {
-	c.writeDeadline.Store(unixNano(t))
+	c.setDeadline(true, t)
 	return c.conn.SetWriteDeadline(t)
 }
 
@@ -301,7 +359,9 @@ func (c *Conn) SetReadLimit(n int64) {
 // calls WritePong. nil restores the default.
 func (c *Conn) SetPingHandler(h func(payload []byte)) {
 	c.readMu.Lock()
-	c.pingHandler = h
+	if h != nil || c.hooks != nil {
+		c.hooksLocked().ping = h
+	}
 	c.readMu.Unlock()
 }
 
@@ -310,7 +370,9 @@ func (c *Conn) SetPingHandler(h func(payload []byte)) {
 // valid only during the call.
 func (c *Conn) SetPongHandler(h func(payload []byte)) {
 	c.readMu.Lock()
-	c.pongHandler = h
+	if h != nil || c.hooks != nil {
+		c.hooksLocked().pong = h
+	}
 	c.readMu.Unlock()
 }
 
@@ -320,7 +382,9 @@ func (c *Conn) SetPongHandler(h func(payload []byte)) {
 // out ahead of the answering close frame.
 func (c *Conn) SetCloseHandler(h func(code StatusCode, reason string)) {
 	c.readMu.Lock()
-	c.closeHandler = h
+	if h != nil || c.hooks != nil {
+		c.hooksLocked().close = h
+	}
 	c.readMu.Unlock()
 }
 
@@ -336,19 +400,8 @@ func (c *Conn) SetCloseHandler(h func(code StatusCode, reason string)) {
 // keepalive timeout, Close, CloseNow) or when the peer closed first.
 func (c *Conn) SetFailHandler(h func(err *ProtocolError)) {
 	c.readMu.Lock()
-	c.failHandler = h
+	if h != nil || c.hooks != nil {
+		c.hooksLocked().fail = h
+	}
 	c.readMu.Unlock()
-}
-
-// closeTCP closes the network connection once; later calls do nothing.
-func (c *Conn) closeTCP() {
-	c.tcpOnce.Do(func() {
-		// Signal first: a reader woken by the Close must already see
-		// that it was ours, not the peer's.
-		close(c.tcpClosed)
-		if c.keepalive != nil {
-			c.keepalive.stop()
-		}
-		_ = c.conn.Close()
-	})
 }

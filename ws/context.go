@@ -88,7 +88,7 @@ func (c *Conn) abandon(cause error) error {
 // error to report: ctx.Err() between messages (the connection stays usable,
 // as after a read deadline), an ErrAbandoned failure inside one.
 func (c *Conn) readCancelled(ctx context.Context, err error) error {
-	c.restoreDeadline(c.conn.SetReadDeadline, c.readDeadline.Load())
+	c.restoreDeadline(c.conn.SetReadDeadline, c.savedDeadline(false))
 	if err == nil || !isTimeout(err) {
 		return err
 	}
@@ -220,7 +220,7 @@ func (c *Conn) writeCancelled(ctx context.Context, disarm func() bool, err error
 	if !disarm() {
 		return err
 	}
-	c.restoreDeadline(c.conn.SetWriteDeadline, c.writeDeadline.Load())
+	c.restoreDeadline(c.conn.SetWriteDeadline, c.savedDeadline(true))
 	if err != nil && isTimeout(err) {
 		return fmt.Errorf("ws: write cancelled: %w (the connection can no longer send: %w)", ctx.Err(), err)
 	}

@@ -776,8 +776,10 @@ func (d *deflateState) read(c *Conn, p []byte) (int, error) {
 		}
 		// A timeout inside the inflater: its state is lost.
 		c.readErr = fmt.Errorf("%w: %w", ErrInflateInterrupted, srcErr)
-		payload, _ := AppendClosePayload(c.ctrl[:0:len(c.ctrl)], CloseInternalServerErr, "")
+		buf := getCtrl()
+		payload, _ := AppendClosePayload(buf[:0], CloseInternalServerErr, "")
 		_ = c.writeCloseFrame(payload)
+		putCtrl(buf)
 		c.closeTCP()
 		return 0, c.readErr
 	default:

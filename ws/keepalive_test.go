@@ -157,7 +157,7 @@ func TestPingRTT(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	assert.Empty(t, c.pongs.waiting, "every waiter removed")
+	assert.Empty(t, c.pongs.Load().waiting, "every waiter removed")
 }
 
 // A pong whose payload does not match leaves Ping waiting; the matching one

@@ -18,11 +18,17 @@ import (
 // bytes from crypto/rand. Its output cannot be predicted without the seed, and the seed never leaves the process.
 //
 // The generator is allocated on the first call to next, so a connection that never writes a masked frame (a
-// server, or an idle client) pays for a nil pointer and a spare word only. The zero value is ready to use.
+// server, or an idle client) pays for a nil pointer only. The zero value is ready to use.
 //
 // A maskKeySource is not safe for concurrent use: the connection's write lock guards it, as it guards the
 // frame the key goes into.
 type maskKeySource struct {
+	st *maskKeyState // nil until the first key
+}
+
+// maskKeyState is what a maskKeySource holds once it has handed out a key, behind one pointer so that a Conn
+// that never masks holds a word only.
+type maskKeyState struct {
 	rng *rand.ChaCha8
 	// spare holds the unused upper half of the last 64-bit output; hasSpare says whether it is still unused.
 	// ChaCha8 produces 64 bits per call and a key needs 32, so every other key costs no generator call.
@@ -34,9 +40,9 @@ type maskKeySource struct {
 // binary.LittleEndian.PutUint32). Every bit comes from the generator, so zero and every other value appear only
 // with probability 2^-32 each; there is no constant or fallback key.
 func (s *maskKeySource) next() uint32 {
-	if s.hasSpare {
-		s.hasSpare = false
-		return s.spare
+	if st := s.st; st != nil && st.hasSpare {
+		st.hasSpare = false
+		return st.spare
 	}
 	return s.refill()
 }
@@ -44,16 +50,16 @@ func (s *maskKeySource) next() uint32 {
 // refill draws 64 bits from the generator, creating it first if needed, returns the low half and keeps the
 // high half for the next call. It is split from next so that next's common path inlines into the write path.
 func (s *maskKeySource) refill() uint32 {
-	if s.rng == nil {
+	if s.st == nil {
 		// crypto/rand.Read never returns an error since Go 1.24: if the operating system's generator fails,
 		// it crashes the program irrecoverably rather than handing out predictable bytes. There is therefore
 		// no weak fallback here, and the error result is always nil.
 		var seed [32]byte
 		_, _ = crand.Read(seed[:])
-		s.rng = rand.NewChaCha8(seed)
+		s.st = &maskKeyState{rng: rand.NewChaCha8(seed)}
 	}
-	v := s.rng.Uint64()
-	s.spare = uint32(v >> 32)
-	s.hasSpare = true
+	v := s.st.rng.Uint64()
+	s.st.spare = uint32(v >> 32)
+	s.st.hasSpare = true
 	return uint32(v)
 }

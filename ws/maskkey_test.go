@@ -11,9 +11,9 @@ import (
 
 func TestMaskKeySourceZeroValueIsLazy(t *testing.T) {
 	var s maskKeySource
-	require.Nil(t, s.rng, "an unused source must not allocate its generator")
+	require.Nil(t, s.st, "an unused source must not allocate its generator")
 	s.next()
-	require.NotNil(t, s.rng, "the generator is created on first use")
+	require.NotNil(t, s.st, "the generator is created on first use")
 }
 
 func TestMaskKeySourceKeysAreFresh(t *testing.T) {

@@ -25,8 +25,9 @@ func (c *Conn) Ping(ctx context.Context, payload []byte) (time.Duration, error) 
 		return 0, fmt.Errorf("%w: %d bytes", ErrControlTooLong, len(payload))
 	}
 	pw := &pongWaiter{payload: string(payload), sent: time.Now(), rtt: make(chan time.Duration, 1)}
-	c.pongs.add(pw)
-	defer c.pongs.remove(pw)
+	pongs := c.pongWaiters()
+	pongs.add(pw)
+	defer pongs.remove(pw)
 	if err := c.WriteControl(OpPing, payload); err != nil {
 		return 0, err
 	}
@@ -35,7 +36,7 @@ func (c *Conn) Ping(ctx context.Context, payload []byte) (time.Duration, error) 
 		return rtt, nil
 	case <-ctx.Done():
 		return 0, ctx.Err()
-	case <-c.tcpClosed:
+	case <-c.tcpClosedChan():
 		return 0, c.closedErr()
 	}
 }
@@ -46,10 +47,18 @@ func (c *Conn) closedErr() error {
 	if lf := c.localErr.Load(); lf != nil {
 		return lf.err
 	}
-	select {
-	case <-c.peerClosed:
-		return &c.peerClose
-	default:
-		return ErrClosed
+	if ce := c.peerClose.Load(); ce != nil {
+		return ce
 	}
+	return ErrClosed
+}
+
+// pongWaiters returns c.pongs, made by the first Ping: most connections never
+// call Ping, and the reader only looks for waiters once there are some.
+func (c *Conn) pongWaiters() *pongWaiters {
+	if w := c.pongs.Load(); w != nil {
+		return w
+	}
+	c.pongs.CompareAndSwap(nil, new(pongWaiters))
+	return c.pongs.Load()
 }

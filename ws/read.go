@@ -248,7 +248,10 @@ func (c *Conn) startMessageLocked() error {
 		return c.readErr
 	}
 	for c.msgOp != 0 && !c.msgEOF {
-		if _, err := c.readMessageLocked(c.ctrl[:]); err != nil && err != io.EOF {
+		buf := getCtrl()
+		_, err := c.readMessageLocked(buf[:])
+		putCtrl(buf)
+		if err != nil && err != io.EOF {
 			return err
 		}
 	}
@@ -366,13 +369,16 @@ func (c *Conn) nextDataFrameLocked() error {
 			if err != nil {
 				return c.readFailedLocked(err)
 			}
-			payload := c.ctrl[:h.Length]
+			buf := getCtrl()
+			payload := buf[:h.Length]
 			copy(payload, b[n:total])
 			c.rb.discard(total)
 			if h.Masked {
 				Mask(payload, MaskKeyWord(h.Mask))
 			}
-			if err := c.handleControlLocked(h.Opcode, payload); err != nil {
+			err = c.handleControlLocked(h.Opcode, payload)
+			putCtrl(buf)
+			if err != nil {
 				return err
 			}
 			continue
@@ -414,8 +420,8 @@ func (c *Conn) handleControlLocked(op Opcode, payload []byte) error {
 	case OpPing:
 		// §5.5.2: "Upon receipt of a Ping frame, an endpoint MUST send a
 		// Pong frame in response ... [with] identical Application data".
-		if c.pingHandler != nil {
-			c.pingHandler(payload)
+		if c.hooks != nil && c.hooks.ping != nil {
+			c.hooks.ping(payload)
 			return nil
 		}
 		// A pong that cannot be sent (the close was sent, or the conn is
@@ -424,9 +430,11 @@ func (c *Conn) handleControlLocked(op Opcode, payload []byte) error {
 	case OpPong:
 		// §5.5.3: a pong needs no answer. It may be the one a Ping call
 		// waits for.
-		c.pongs.arrived(payload)
-		if c.pongHandler != nil {
-			c.pongHandler(payload)
+		if w := c.pongs.Load(); w != nil {
+			w.arrived(payload)
+		}
+		if c.hooks != nil && c.hooks.pong != nil {
+			c.hooks.pong(payload)
 		}
 	case OpClose:
 		code, reason, err := ParseClosePayload(payload)
@@ -452,10 +460,10 @@ func (c *Conn) readFailedLocked(err error) error {
 		c.closeTCP()
 		return c.readErr
 	}
-	select {
-	case <-c.peerClosed:
-		c.readErr = &c.peerClose
-	case <-c.tcpClosed:
+	switch ce := c.peerClose.Load(); {
+	case ce != nil:
+		c.readErr = ce
+	case c.tcpDone.Load():
 		c.readErr = ErrClosed
 	default:
 		if c.closing.Load() {
@@ -478,11 +486,14 @@ func (c *Conn) readFailedLocked(err error) error {
 // next frame header (failFrameLocked), or be -1 if that is unknown.
 func (c *Conn) failLocked(perr *ProtocolError) error {
 	c.readErr = perr
-	if h := c.failHandler; h != nil && !c.closing.Load() {
-		h(perr)
+	if c.hooks != nil && c.hooks.fail != nil && !c.closing.Load() {
+		c.hooks.fail(perr)
 	}
-	payload, _ := AppendClosePayload(c.ctrl[:0:len(c.ctrl)], perr.Code, "")
-	if c.writeCloseFrame(payload) != nil {
+	buf := getCtrl()
+	payload, _ := AppendClosePayload(buf[:0], perr.Code, "")
+	err := c.writeCloseFrame(payload)
+	putCtrl(buf)
+	if err != nil {
 		// Our close went out before (or cannot go out): nothing to
 		// protect by lingering.
 		c.closeTCP()

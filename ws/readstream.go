@@ -7,10 +7,10 @@ import (
 	"io"
 )
 
-// messageReader is the io.Reader NextReader hands out. It lives inside the
-// Conn, so starting a message allocates nothing; the same reader is returned
-// for every message, and it is valid until the next call to NextReader or
-// ReadMessage.
+// messageReader is the io.Reader NextReader hands out: the Conn itself under
+// another type, so starting a message allocates nothing and the Conn holds
+// no pointer to itself; the same reader is returned for every message, and
+// it is valid until the next call to NextReader or ReadMessage.
 //
 // Every Read takes readMu and reads only what the Conn's frame state, under
 // that lock, says is left of the open message: nothing is staged outside the
@@ -19,13 +19,13 @@ import (
 // A reader kept past the next ReadMessage gets io.EOF, never that message's
 // bytes (msgResume below); one kept past the next NextReader is the new
 // message's reader, since it is the same value.
-type messageReader struct{ c *Conn }
+type messageReader Conn
 
 // Read reads the open message's payload (after unmasking, decompressing and
 // validating it) and returns io.EOF at its end, together with the last bytes
 // when it can.
 func (r *messageReader) Read(p []byte) (int, error) {
-	c := r.c
+	c := (*Conn)(r)
 	c.readMu.Lock()
 	// The fast path calls no handler and cannot panic, so it unlocks
 	// without a defer.
@@ -114,7 +114,7 @@ func (c *Conn) NextReader() (Opcode, io.Reader, error) {
 	// without a defer.
 	if op, ok := c.openBufferedFrameLocked(); ok {
 		c.readMu.Unlock()
-		return op, &c.mr, nil
+		return op, (*messageReader)(c), nil
 	}
 	return c.nextReaderWaitLocked()
 }
@@ -131,14 +131,14 @@ func (c *Conn) nextReaderWaitLocked() (Opcode, io.Reader, error) {
 			return 0, nil, err
 		}
 		if op, ok := c.openBufferedFrameLocked(); ok {
-			return op, &c.mr, nil
+			return op, (*messageReader)(c), nil
 		}
 	}
 	c.msgResume = false
 	if err := c.startMessageLocked(); err != nil {
 		return 0, nil, err
 	}
-	return c.msgOp, &c.mr, nil
+	return c.msgOp, (*messageReader)(c), nil
 }
 
 // openBufferedFrameLocked is NextReader's fast path: when no message is open

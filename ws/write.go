@@ -128,11 +128,12 @@ func (c *Conn) writeFrameLocked(fin bool, op Opcode, rsv byte, p []byte) error {
 		key = c.keys.next()
 	}
 	var err error
-	n := putHeader((*[MaxHeaderSize]byte)(c.small[:MaxHeaderSize]), fin, rsv, op, masked, key, int64(len(p)))
-	hdr := c.small[:n]
+	fs := c.framesLocked()
+	n := putHeader((*[MaxHeaderSize]byte)(fs.small[:MaxHeaderSize]), fin, rsv, op, masked, key, int64(len(p)))
+	hdr := fs.small[:n]
 	switch {
-	case len(hdr)+len(p) <= len(c.small):
-		buf := c.small[:len(hdr)+len(p)]
+	case len(hdr)+len(p) <= len(fs.small):
+		buf := fs.small[:len(hdr)+len(p)]
 		if masked {
 			maskCopy(buf[len(hdr):], p, key)
 		} else {
@@ -142,12 +143,12 @@ func (c *Conn) writeFrameLocked(fin bool, op Opcode, rsv byte, p []byte) error {
 		n, err = c.conn.Write(buf)
 		c.sent.Add(int64(n))
 	case !masked && len(p) > writevMin:
-		c.iovArr = [2][]byte{hdr, p}
-		c.iov = c.iovArr[:]
+		fs.iovArr = [2][]byte{hdr, p}
+		fs.iov = fs.iovArr[:]
 		var n int64
-		n, err = c.iov.WriteTo(c.conn)
+		n, err = fs.iov.WriteTo(c.conn)
 		c.sent.Add(n)
-		c.iovArr[1] = nil // do not keep the caller's slice alive
+		fs.iovArr[1] = nil // do not keep the caller's slice alive
 	default:
 		err = c.writePooled(hdr, masked, key, p)
 	}
@@ -218,7 +219,10 @@ func (c *Conn) NextWriter(op Opcode) (*MessageWriter, error) {
 	c.writeMu.Lock()
 	c.streaming = true
 	c.writeMu.Unlock()
-	mw := &c.mw
+	if c.mw == nil {
+		c.mw = &messageWriter{c: c}
+	}
+	mw := c.mw
 	mw.op, mw.active = op, true
 	mw.deflt = c.compression != nil && c.compression.streamCompress()
 	if mw.buf == nil {
