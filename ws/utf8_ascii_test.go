@@ -2,6 +2,7 @@ package ws
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 	"unicode/utf8"
 
@@ -27,6 +28,27 @@ func TestUTF8ValidatorASCIIOffsets(t *testing.T) {
 					got := v.Write(p[:cut])
 					got = v.Write(p[cut:]) && got
 					require.Equal(t, want, got && v.Complete(), "%q at %d, %d after, cut at %d", seq, before, after, cut)
+				}
+			}
+		}
+	}
+}
+
+// TestUTF8ValidatorRunsBetweenCharacters covers the skipper Write uses after a multi-byte character (asciiRun,
+// 16 bytes per test): a second sequence, valid or not, at every distance up to 70 bytes after a first character,
+// so that it falls in either half of a 32-byte step and in the word-by-word tail, with the stream cut anywhere.
+func TestUTF8ValidatorRunsBetweenCharacters(t *testing.T) {
+	seqs := []string{"é", "€", "😀", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xc0\xaf", "\x80", "\xff", "\xe2\x82"}
+	for _, first := range []string{"ß", "語", "😀"} {
+		for _, seq := range seqs {
+			for gap := 0; gap <= 70; gap++ {
+				p := []byte(first + strings.Repeat("x", gap) + seq + strings.Repeat("y", 5))
+				want := utf8.Valid(p)
+				for cut := 0; cut <= len(p); cut += 3 {
+					var v UTF8Validator
+					got := v.Write(p[:cut])
+					got = v.Write(p[cut:]) && got
+					require.Equal(t, want, got && v.Complete(), "%q, %d bytes, %q, cut at %d", first, gap, seq, cut)
 				}
 			}
 		}
