@@ -14,7 +14,7 @@ var ErrBadOpcode = errors.New("ws: opcode not allowed here")
 
 // pooledFrame is the payload size of the pooled buffers that carry large
 // masked frames: a message up to 64 KiB leaves in one write, a larger one in
-// 64 KiB pieces (bigger buffers gain nothing once past the socket buffer).
+// 64 KiB pieces up to bigPooledMin.
 const pooledFrame = 64 << 10
 
 // pooledPayload is where the payload starts in a pooled buffer; the header
@@ -33,6 +33,30 @@ const pooledPayload = 2048
 // sends header and payload together without allocating per message, and an
 // idle connection holds no write buffer at all.
 var framePool = sync.Pool{New: func() any { b := make([]byte, pooledPayload+pooledFrame); return &b }}
+
+// bigPooledFrame is the piece size for frames of bigPooledMin bytes or more,
+// taken from bigFramePool. A quarter of the writes of 64 KiB pieces: a 1 MiB
+// masked message echoed over loopback took 0.68-0.84 times as long with it
+// (bench/README.md, large messages), while at 16 MiB, where the socket
+// buffers are the bottleneck, the two were level. Smaller frames keep the
+// 64 KiB buffers, so a program that never sends half a megabyte never holds
+// a 256 KiB one.
+const (
+	bigPooledFrame = 256 << 10
+	bigPooledMin   = 512 << 10
+)
+
+// bigFramePool is framePool for frames of bigPooledMin bytes or more.
+var bigFramePool = sync.Pool{New: func() any { b := make([]byte, pooledPayload+bigPooledFrame); return &b }}
+
+// framePiece returns the pool writePooled draws from for a payload of n
+// bytes, and the size of the pieces it leaves in.
+func framePiece(n int) (*sync.Pool, int) {
+	if n >= bigPooledMin {
+		return &bigFramePool, bigPooledFrame
+	}
+	return &framePool, pooledFrame
+}
 
 // WriteMessage sends p as one text or binary message in a single frame
 // (compressed when permessage-deflate was negotiated and p is over the
@@ -170,17 +194,18 @@ const writevMin = 16 << 10
 
 // writePooled sends a frame too large for the Conn's small array: header
 // and payload are copied (a client's masked on the way, in one pass) into a
-// pooled buffer and leave in one write per pooledFrame bytes.
-// Every piece's payload starts at pooledPayload and the pieces are a whole
-// number of pages, so the source and the copy keep the same page offsets
-// from the first piece to the last.
+// pooled buffer and leave in one write per piece (framePiece: 64 KiB, or
+// 256 KiB from 512 KiB up). Every piece's payload starts at pooledPayload
+// and the pieces are a whole number of pages, so the source and the copy
+// keep the same page offsets from the first piece to the last.
 func (c *Conn) writePooled(hdr []byte, masked bool, key uint32, p []byte) error {
-	pooled := framePool.Get().(*[]byte)
-	defer framePool.Put(pooled)
-	buf := (*pooled)[:pooledPayload+pooledFrame]
+	pool, piece := framePiece(len(p))
+	pooled := pool.Get().(*[]byte)
+	defer pool.Put(pooled)
+	buf := (*pooled)[:pooledPayload+piece]
 	start := pooledPayload - copy(buf[pooledPayload-len(hdr):pooledPayload], hdr)
 	for len(p) > 0 {
-		k := min(len(p), pooledFrame)
+		k := min(len(p), piece)
 		if masked {
 			key = maskCopy(buf[pooledPayload:pooledPayload+k], p[:k], key)
 		} else {

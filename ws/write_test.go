@@ -392,21 +392,26 @@ func (r *recordConn) Write(p []byte) (int, error) {
 func (r *recordConn) Close() error { r.closed = true; return nil }
 
 // A large client frame goes out as one write when its payload fits a pooled
-// buffer (up to 64 KiB), else in 64 KiB pieces, the header with the first;
+// buffer (up to 64 KiB), else in 64 KiB pieces, or 256 KiB ones from 512 KiB
+// (framePiece), the header with the first;
 // the bytes on the wire are one masked frame (RFC 6455 §5.2, §5.3) with a
 // key different from the previous frame's.
 func TestLargeClientFrameWrites(t *testing.T) {
 	rc := &recordConn{}
 	c := NewConn(rc, nil, RoleClient, "", nil)
 	var prevKey [4]byte
-	for _, n := range []int{smallFrame + 1, pooledFrame, pooledFrame + 1, 1<<20 + 3} {
+	for _, n := range []int{smallFrame + 1, pooledFrame, pooledFrame + 1, bigPooledMin - 1, bigPooledMin, 1<<20 + 3} {
 		rc.writes = nil
 		msg := make([]byte, n)
 		for i := range msg {
 			msg[i] = byte(i*31 + i>>8)
 		}
 		require.NoError(t, c.WriteMessage(OpBinary, msg))
-		wantWrites := (n + pooledFrame - 1) / pooledFrame
+		pieceSize := pooledFrame
+		if n >= bigPooledMin {
+			pieceSize = bigPooledFrame
+		}
+		wantWrites := (n + pieceSize - 1) / pieceSize
 		require.Len(t, rc.writes, wantWrites, "n=%d", n)
 		var wire []byte
 		for _, w := range rc.writes {
@@ -419,9 +424,9 @@ func TestLargeClientFrameWrites(t *testing.T) {
 			if i == 0 {
 				piece -= size // the header travels with the first piece
 			}
-			want := pooledFrame
+			want := pieceSize
 			if i == wantWrites-1 {
-				want = n - (wantWrites-1)*pooledFrame
+				want = n - (wantWrites-1)*pieceSize
 			}
 			require.Equal(t, want, piece, "n=%d: payload bytes in write %d", n, i)
 		}
