@@ -32,7 +32,7 @@ const utf8ASCIIMask = 0x8080808080808080
 // stream so far is valid UTF-8 or a prefix of it; call Complete at the end of a message to reject a sequence left
 // unfinished.
 //
-// Plain ASCII is skipped 16 bytes at a time, and the skipping resumes after every multi-byte character: text
+// Plain ASCII is skipped 16 to 32 bytes per test, and the skipping resumes after every multi-byte character: text
 // that is mostly ASCII with a character from another script every few dozen bytes (most text in Latin scripts)
 // runs at memory speed between its characters. Each multi-byte character is checked from one 32-bit load and one
 // table entry, whatever its length. utf8.Valid, by contrast, drops to a byte at a time at the first non-ASCII
@@ -124,7 +124,7 @@ func asciiPrefix(p []byte) int {
 
 // asciiRun is asciiPrefix for short runs: it tests 16 bytes per branch and finds the first non-ASCII byte in
 // the two words it has already loaded, rather than going back over them word by word. In text with a
-// non-ASCII character every few dozen bytes, that makes Write about 1.1× faster than asciiPrefix would, and
+// non-ASCII character every few dozen bytes, that makes Write 1.1–1.2× faster than asciiPrefix would, and
 // pure ASCII about 0.8×, which is why it only takes over after a multi-byte character.
 func asciiRun(p []byte) int {
 	i := 0
@@ -192,7 +192,7 @@ var utf8Ranges = [5]utf8Range{{0x80, 0xBF}, {0xA0, 0xBF}, {0x80, 0x9F}, {0x90, 0
 // utf8Seq is what Write's word-at-a-time check needs to know of a lead byte: the sequence's length (0 for a
 // byte no sequence starts with), the second byte's range as lo and lo+span (so that one unsigned subtraction
 // tests both ends), and rest, the top two bits of the third and fourth bytes in the little-endian word of the
-// sequence, which must read 10 (RFC 3629 §3: every byte after the lead is 80..BF, only the second narrowed).
+// sequence, which must read 10 (RFC 3629 §4: every byte after the lead is 80..BF, only the second narrowed).
 type utf8Seq struct {
 	size, lo, span uint8
 	rest           uint32
