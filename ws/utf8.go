@@ -35,8 +35,9 @@ const utf8ASCIIMask = 0x8080808080808080
 // Plain ASCII is skipped 16 to 32 bytes per test, and the skipping resumes after every multi-byte character: text
 // that is mostly ASCII with a character from another script every few dozen bytes (most text in Latin scripts)
 // runs at memory speed between its characters. Each multi-byte character is checked from one 32-bit load and one
-// table entry, whatever its length. utf8.Valid, by contrast, drops to a byte at a time at the first non-ASCII
-// byte and stays there, which made it slower than Write on such text (bench/README.md, UTF-8 validation).
+// table entry in one branch, whatever its length. utf8.Valid, by contrast, tests a byte at a time near each character and
+// branches on each of its bytes, which makes it slower than Write on such text when the characters follow no
+// pattern a branch predictor learns (bench/README.md, large messages).
 func (v *UTF8Validator) Write(p []byte) bool {
 	if v.bad {
 		return false
@@ -57,15 +58,33 @@ func (v *UTF8Validator) Write(p []byte) bool {
 	p = p[asciiPrefix(p):]
 	for len(p) >= 4 {
 		// p[0] starts a multi-byte sequence, or is a byte that cannot (a stray continuation byte, C0, C1,
-		// F5..FF), for which utf8Seqs has size 0. With four bytes at hand the whole sequence is checked from
-		// one word, whatever its length, so the only branch taken per character is the one that finds it.
+		// F5..FF), whose utf8Seqs entry fails every word. With four bytes at hand the whole sequence is
+		// checked from one word, whatever its length, in one branch: bit 31 of span minus the second byte's
+		// distance from lo is set when the second byte is out of range, and rest picks the top bits of the
+		// third and fourth bytes that must read 10.
 		w := binary.LittleEndian.Uint32(p)
 		s := utf8Seqs[byte(w)]
-		if s.size == 0 || byte(w>>8)-s.lo > s.span || (w^0x80808080)&s.rest != 0 {
+		if (uint32(s.span)-uint32(byte(w>>8)-s.lo))>>31|(w^0x80808080)&s.rest != 0 {
 			v.bad = true
 			return false
 		}
 		p = p[s.size:]
+		// The run of ASCII up to the next character is usually short: its first 32 bytes are tested here,
+		// in two branches that also give the stop, and only a longer run costs a call of asciiRun.
+		if len(p) >= 32 {
+			q := p[:32:32]
+			a, b := binary.LittleEndian.Uint64(q[0:8]), binary.LittleEndian.Uint64(q[8:16])
+			if (a|b)&utf8ASCIIMask != 0 {
+				p = p[asciiStop16(a, b):]
+				continue
+			}
+			a, b = binary.LittleEndian.Uint64(q[16:24]), binary.LittleEndian.Uint64(q[24:32])
+			if (a|b)&utf8ASCIIMask != 0 {
+				p = p[16+asciiStop16(a, b):]
+				continue
+			}
+			p = p[32:]
+		}
 		p = p[asciiRun(p):]
 	}
 	return v.writeShort(p)
@@ -199,12 +218,17 @@ type utf8Seq struct {
 }
 
 // utf8Seqs is utf8Lead and utf8Ranges unfolded into one entry per lead byte, so that a character costs one
-// table load.
+// table load and one branch.
+//
+// A byte that starts no sequence gets an entry that fails every word, so that Write needs no test of the size:
+// its second byte must be 0x81 (lo 0x81, span 0) and, through rest, 0x80 at once. Its size is 1, not 0: were such an
+// entry ever to pass a word, Write would still move on by one byte, and check the next as a lead in turn.
 var utf8Seqs = func() (t [256]utf8Seq) {
 	for c := range t {
 		lead := utf8Lead[c]
 		size := lead & 7
 		if size == 0 {
+			t[c] = utf8Seq{size: 1, lo: 0x81, span: 0, rest: 0xFF00}
 			continue
 		}
 		r := utf8Ranges[lead>>4]

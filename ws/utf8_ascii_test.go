@@ -34,9 +34,10 @@ func TestUTF8ValidatorASCIIOffsets(t *testing.T) {
 	}
 }
 
-// TestUTF8ValidatorRunsBetweenCharacters covers the skipper Write uses after a multi-byte character (asciiRun,
-// 16 bytes per test): a second sequence, valid or not, at every distance up to 70 bytes after a first character,
-// so that it falls in either half of a 32-byte step and in the word-by-word tail, with the stream cut anywhere.
+// TestUTF8ValidatorRunsBetweenCharacters covers how Write skips ASCII after a multi-byte character (its own test
+// of the next 32 bytes, then asciiRun, 16 bytes per test): a second sequence, valid or not, at every distance up to
+// 70 bytes after a first character, so that it falls in either half of both 32-byte steps and in the word-by-word
+// tail, with the stream cut anywhere.
 func TestUTF8ValidatorRunsBetweenCharacters(t *testing.T) {
 	seqs := []string{"é", "€", "😀", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xc0\xaf", "\x80", "\xff", "\xe2\x82"}
 	for _, first := range []string{"ß", "語", "😀"} {
@@ -49,6 +50,29 @@ func TestUTF8ValidatorRunsBetweenCharacters(t *testing.T) {
 					got := v.Write(p[:cut])
 					got = v.Write(p[cut:]) && got
 					require.Equal(t, want, got && v.Complete(), "%q, %d bytes, %q, cut at %d", first, gap, seq, cut)
+				}
+			}
+		}
+	}
+}
+
+// TestUTF8ValidatorEveryLeadWord holds Write's one-branch check of a character (a 32-bit word and its utf8Seqs
+// entry) to utf8.Valid for every non-ASCII first byte and every second byte, with the third and fourth bytes
+// below, inside and above the continuation range 80..BF (RFC 3629 §4). That includes the bytes that start no
+// sequence, whose entries must fail every word. ASCII around the word puts it on the path after asciiPrefix
+// and a character after it on the path after a run.
+func TestUTF8ValidatorEveryLeadWord(t *testing.T) {
+	tails := []byte{0x41, 0x7F, 0x80, 0x9F, 0xA0, 0xBF, 0xC0, 0xFF}
+	p := []byte("ab\x00\x00\x00\x00" + strings.Repeat("c", 20) + "é" + strings.Repeat("d", 40))
+	for lead := 0x80; lead <= 0xFF; lead++ {
+		for second := range 256 {
+			for _, third := range tails {
+				for _, fourth := range tails {
+					p[2], p[3], p[4], p[5] = byte(lead), byte(second), third, fourth
+					var v UTF8Validator
+					if got, want := v.Write(p) && v.Complete(), utf8.Valid(p); got != want {
+						require.Equal(t, want, got, "% x", p[2:6])
+					}
 				}
 			}
 		}
