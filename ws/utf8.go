@@ -35,9 +35,9 @@ const utf8ASCIIMask = 0x8080808080808080
 // Plain ASCII is skipped 16 to 32 bytes per test, and the skipping resumes after every multi-byte character: text
 // that is mostly ASCII with a character from another script every few dozen bytes (most text in Latin scripts)
 // runs at memory speed between its characters. Each multi-byte character is checked from one 32-bit load and one
-// table entry in one branch, whatever its length. utf8.Valid, by contrast, tests a byte at a time near each character and
-// branches on each of its bytes, which makes it slower than Write on such text when the characters follow no
-// pattern a branch predictor learns (bench/README.md, large messages).
+// table entry in one branch, whatever its length. utf8.Valid, by contrast, tests a byte at a time near each
+// character and branches on each of its bytes, which makes it slower than Write on such text when the characters
+// follow no pattern a branch predictor learns (bench/README.md, large messages).
 func (v *UTF8Validator) Write(p []byte) bool {
 	if v.bad {
 		return false
@@ -221,8 +221,8 @@ type utf8Seq struct {
 // table load and one branch.
 //
 // A byte that starts no sequence gets an entry that fails every word, so that Write needs no test of the size:
-// its second byte must be 0x81 (lo 0x81, span 0) and, through rest, 0x80 at once. Its size is 1, not 0: were such an
-// entry ever to pass a word, Write would still move on by one byte, and check the next as a lead in turn.
+// its second byte must be 0x81 (lo 0x81, span 0) and, through rest, 0x80 at once. Its size is 1, not 0: were
+// such an entry ever to pass a word, Write would still move on by one byte, and check the next as a lead in turn.
 var utf8Seqs = func() (t [256]utf8Seq) {
 	for c := range t {
 		lead := utf8Lead[c]
