@@ -18,11 +18,14 @@ func readFragmented(t *testing.T, limit int64, total, piece int) []byte {
 }
 
 // readPieces is readFragmented with the length of each fragment chosen by
-// size from its offset in the message.
+// size from its offset in the message. The read buffer's size is set, so
+// that it does not grow during the burst (readbuf.go): each step of the
+// message buffer also takes in what the read buffer holds, and these tests
+// pin the steps of growthLocked alone.
 func readPieces(t *testing.T, limit int64, total int, size func(off int) int) []byte {
 	t.Helper()
 	a, b := wstest.TCPPair(t)
-	c := NewConn(a, nil, RoleClient, "", &Options{ReadLimit: limit})
+	c := NewConn(a, nil, RoleClient, "", &Options{ReadLimit: limit, ReadBufferSize: DefaultBufferSize})
 	t.Cleanup(func() { _ = c.CloseNow() })
 	sent := make(chan error, 1)
 	go func() {
@@ -53,6 +56,31 @@ func TestGrowthDoublesBelowAQuarterOfTheLimit(t *testing.T) {
 	const limit = 4 << 20
 	msg := readFragmented(t, limit, 200<<10, 1000)
 	assert.Equal(t, 256<<10, cap(msg), "4 KiB doubled to the first size that holds 200 KiB")
+}
+
+// TestGrowthWithAGrownReadBufferStaysWithinTwiceTheMessage: with the read
+// buffer at its default, which grows to 64 KiB during a burst, each step
+// also takes in what that buffer holds; the message buffer still follows the
+// bytes that arrived, at most twice the message.
+func TestGrowthWithAGrownReadBufferStaysWithinTwiceTheMessage(t *testing.T) {
+	const total = 200 << 10
+	a, b := wstest.TCPPair(t)
+	c := NewConn(a, nil, RoleClient, "", nil)
+	t.Cleanup(func() { _ = c.CloseNow() })
+	var wire []byte
+	for off := 0; off < total; off += 1000 {
+		op := OpContinuation
+		if off == 0 {
+			op = OpBinary
+		}
+		end := min(off+1000, total)
+		wire = append(wire, peerFrame(end == total, op, false, make([]byte, end-off))...)
+	}
+	go func() { _, _ = b.Write(wire) }()
+	_, msg, err := c.ReadMessage()
+	require.NoError(t, err)
+	require.Len(t, msg, total)
+	assert.LessOrEqual(t, cap(msg), 2*total)
 }
 
 // TestGrowthGoesToTheLimitFromAQuarterOfIt: once a fragmented message holds

@@ -80,6 +80,9 @@ func (b *readBuffer) tryRead(fd uintptr) bool {
 		default:
 			b.w += n
 			b.received.Add(int64(n))
+			if b.grows {
+				b.noteBurst(n)
+			}
 		}
 		return true
 	}

@@ -21,6 +21,9 @@ import (
 //     buffered; on TCP and Unix sockets the wait itself happens without a
 //     buffer (rawread_unix.go), so a goroutine blocked in ReadMessage on an
 //     idle connection costs its stack and the Conn, not 4 KiB more.
+//   - A busy connection reads in large pieces. On those sockets a buffer of
+//     the default size grows to burstReadBuffer when a read fills it, and
+//     shrinks back when the socket runs dry (grow).
 //
 // It is used only under the Conn's readMu. Errors are returned once, not
 // kept: the Conn decides which are sticky (a timeout is not).
@@ -30,9 +33,10 @@ type readBuffer struct {
 	buf     []byte    // nil while released to pool
 	bufp    *[]byte   // the pool's handle of buf: putting it back allocates nothing
 	r, w    int       // buf[r:w] is unread
-	size    int       // len(buf) when held
-	pool    *sync.Pool
-	pending error // an error that came with data, returned by the next fill
+	size    int       // the size taken from the pool: len(buf), unless grown
+	grows   bool      // may grow to burstReadBuffer (grow)
+	burst   bool      // the peer is sending faster than we read: buffers are burstReadBuffer
+	pending error     // an error that came with data, returned by the next fill
 	// received counts every byte read from src (Conn.BytesReceived). It is
 	// written under readMu, once per read from the network, and read from
 	// any goroutine: the keepalive's timer tells from it whether the peer
@@ -50,6 +54,31 @@ const (
 
 var readPools [maxReadClass + 1]sync.Pool
 
+// readPool returns the pool of buffers of n bytes, or nil when n is not one
+// of the pooled sizes (the oversized buffer of init).
+func readPool(n int) *sync.Pool {
+	if n < minReadBuffer || n > maxPooledRead || n&(n-1) != 0 {
+		return nil
+	}
+	return &readPools[bits.Len(uint(n))-1]
+}
+
+// burstReadBuffer is the size a read buffer of the default size grows to
+// while the peer sends faster than the program reads. A read that fills the
+// whole buffer says that more is waiting in the socket; with 16 times the
+// room, a stream of small frames (a message cut into 256-byte fragments, a
+// burst of small messages) takes 16 times fewer read system calls, which is
+// most of what such a stream costs (bench/README.md, "Large messages"). A
+// read that returns less than the default size ends the burst. Either way
+// the buffer goes back to its pool whenever the reader must wait
+// (rawread_unix.go), so an idle connection still holds none, and a busy one
+// at most 64 KiB.
+//
+// Only buffers that can be given back while waiting grow (TCP and Unix
+// sockets, read through syscall.RawConn), and only when the program left
+// ReadBufferSize at 0: a size it chose is kept.
+const burstReadBuffer = 64 << 10
+
 // readBufferSize is the size a Conn's read buffer will have for a requested
 // size: at least minReadBuffer (a whole control frame must fit, see
 // nextDataFrameLocked), rounded up to a power of two so that it can be pooled.
@@ -66,10 +95,8 @@ func readBufferSize(n int) int {
 func (b *readBuffer) init(src net.Conn, size int, pending []byte) {
 	b.src = src
 	b.size = readBufferSize(size)
-	if b.size <= maxPooledRead {
-		b.pool = &readPools[bits.Len(uint(b.size))-1]
-	}
 	b.raw.init(src)
+	b.grows = size <= 0 && b.raw.ok() && b.size < burstReadBuffer
 	if len(pending) > b.size {
 		// More frames came with the handshake than fit: keep them in a
 		// buffer of their own, dropped (not pooled) once read.
@@ -84,34 +111,61 @@ func (b *readBuffer) init(src net.Conn, size int, pending []byte) {
 	b.received.Store(int64(len(pending)))
 }
 
-// acquire takes a buffer from the pool.
+// acquire takes a buffer from the pool: of the connection's size, or of
+// burstReadBuffer during a burst.
 func (b *readBuffer) acquire() {
-	if b.pool != nil {
-		if p, ok := b.pool.Get().(*[]byte); ok {
-			b.buf, b.bufp = *p, p
-			return
-		}
+	n := b.size
+	if b.burst {
+		n = burstReadBuffer
 	}
-	b.buf = make([]byte, b.size)
-	b.bufp = &b.buf
+	b.buf, b.bufp = takeReadBuffer(n)
 }
 
-// release gives an empty buffer back to the pool. A buffer of another size
-// (the oversized one from init) is left to the garbage collector.
+// takeReadBuffer returns a buffer of n bytes and its pool handle, from the
+// pool when there is one; a new buffer's handle is nil until it is first
+// put back (putBack).
+func takeReadBuffer(n int) ([]byte, *[]byte) {
+	if pool := readPool(n); pool != nil {
+		if p, ok := pool.Get().(*[]byte); ok {
+			return *p, p
+		}
+	}
+	return make([]byte, n), nil
+}
+
+// release gives an empty buffer back to the pool.
 func (b *readBuffer) release() {
 	if b.buf == nil || b.r != b.w {
 		return
 	}
-	if b.pool != nil && len(b.buf) == b.size {
-		if b.bufp == &b.buf {
-			// Made here, so its handle is our own field: the pool needs
-			// one of its own, allocated once for the buffer's life.
-			p := b.buf
-			b.bufp = &p
-		}
-		b.pool.Put(b.bufp)
-	}
+	b.putBack()
 	b.buf, b.bufp, b.r, b.w = nil, nil, 0, 0
+}
+
+// putBack gives buf to the pool of its size; a buffer of no pooled size (the
+// oversized one from init) is left to the garbage collector.
+func (b *readBuffer) putBack() {
+	pool := readPool(len(b.buf))
+	if pool == nil {
+		return
+	}
+	if b.bufp == nil {
+		// Made by takeReadBuffer: the pool needs a handle of its own,
+		// allocated once for the buffer's life.
+		p := b.buf
+		b.bufp = &p
+	}
+	pool.Put(b.bufp)
+}
+
+// grow moves the unread bytes into a buffer of burstReadBuffer bytes and
+// gives the smaller one back to its pool; the caller has moved the unread
+// bytes to the front.
+func (b *readBuffer) grow() {
+	nb, np := takeReadBuffer(burstReadBuffer)
+	n := copy(nb, b.buf[:b.w])
+	b.putBack()
+	b.buf, b.bufp, b.r, b.w = nb, np, 0, n
 }
 
 // buffered returns the unread bytes without consuming them.
@@ -132,6 +186,9 @@ func (b *readBuffer) fill() error {
 	if b.r > 0 {
 		b.w = copy(b.buf, b.buf[b.r:b.w])
 		b.r = 0
+	}
+	if b.burst && len(b.buf) < burstReadBuffer {
+		b.grow()
 	}
 	if b.buf != nil && b.w == len(b.buf) {
 		return io.ErrShortBuffer // the caller asked for more than the buffer holds
@@ -178,7 +235,7 @@ func (b *readBuffer) read(p []byte) (int, error) {
 		return 0, nil
 	}
 	if b.r == b.w {
-		if len(p) >= b.size && b.pending == nil {
+		if len(p) >= max(b.size, len(b.buf)) && b.pending == nil {
 			for range 100 {
 				n, err := b.src.Read(p)
 				if n > 0 {
@@ -199,4 +256,16 @@ func (b *readBuffer) read(p []byte) (int, error) {
 	n := copy(p, b.buf[b.r:b.w])
 	b.r += n
 	return n, nil
+}
+
+// noteBurst follows a read of n bytes that left buf[:w] filled: one that
+// filled the buffer to its end starts a burst (burstReadBuffer), one of less
+// than the connection's size ends it.
+func (b *readBuffer) noteBurst(n int) {
+	switch {
+	case b.w == len(b.buf):
+		b.burst = true
+	case n < b.size:
+		b.burst = false
+	}
 }
