@@ -23,7 +23,7 @@ import (
 //     idle connection costs its stack and the Conn, not 4 KiB more.
 //   - A busy connection reads in large pieces. On those sockets a buffer of
 //     the default size grows to burstReadBuffer when a read fills it, and
-//     shrinks back when the socket runs dry (grow).
+//     is back at the default size after a short read (burstReadBuffer).
 //
 // It is used only under the Conn's readMu. Errors are returned once, not
 // kept: the Conn decides which are sticky (a timeout is not).
@@ -142,8 +142,9 @@ func (b *readBuffer) release() {
 	b.buf, b.bufp, b.r, b.w = nil, nil, 0, 0
 }
 
-// putBack gives buf to the pool of its size; a buffer of no pooled size (the
-// oversized one from init) is left to the garbage collector.
+// putBack gives buf to the pool of its size; a buffer whose length is not a
+// pooled size (the oversized one from init, as a rule) is left to the
+// garbage collector.
 func (b *readBuffer) putBack() {
 	pool := readPool(len(b.buf))
 	if pool == nil {
