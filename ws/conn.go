@@ -18,7 +18,9 @@ const (
 	DefaultReadLimit = 16 << 20
 	// DefaultCloseTimeout bounds each half of the closing handshake.
 	DefaultCloseTimeout = 5 * time.Second
-	// DefaultBufferSize is the read and write buffer size.
+	// DefaultBufferSize is the read and write buffer size. A read buffer
+	// left at the default grows to 64 KiB while the peer keeps it full
+	// (Options.ReadBufferSize).
 	DefaultBufferSize = 4096
 	// minReadBuffer lets the reader peek at a whole control frame (14 + 125
 	// bytes) before consuming it, so a read deadline never leaves one half
