@@ -149,6 +149,7 @@ func BenchmarkPipelined(b *testing.B) {
 
 func BenchmarkIdle(b *testing.B) {
 	b.Run("ws", func(b *testing.B) { MeasureIdle(b, DialIdle) })
+	b.Run("ws-stream", func(b *testing.B) { MeasureIdle(b, DialIdleStream) })
 	b.Run("asyncconn", func(b *testing.B) { MeasureIdle(b, DialIdleAsync) })
 }
 

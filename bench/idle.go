@@ -239,6 +239,16 @@ func settledMemory() runtime.MemStats {
 // DialIdle is plainws's IdleDialer: ws.Dialer's DialNet and Handshake, then
 // a goroutine parked in ReadMessageInto.
 func DialIdle(ctx context.Context, addr string) (io.Closer, any, error) {
+	return dialIdleWith(ctx, addr, waitMessage)
+}
+
+// DialIdleStream is DialIdle with the goroutine parked in NextReader, as a
+// program that streams its messages waits.
+func DialIdleStream(ctx context.Context, addr string) (io.Closer, any, error) {
+	return dialIdleWith(ctx, addr, waitStream)
+}
+
+func dialIdleWith(ctx context.Context, addr string, wait func(*ws.Conn)) (io.Closer, any, error) {
 	url := "ws://" + addr + "/"
 	nc, err := idleDialer.DialNet(ctx, url)
 	if err != nil {
@@ -249,10 +259,12 @@ func DialIdle(ctx context.Context, addr string) (io.Closer, any, error) {
 		_ = nc.Close()
 		return nil, nil, err
 	}
-	go waitMessage(c)
+	go wait(c)
 	return nc, c, nil
 }
 
 var idleDialer = &ws.Dialer{}
 
 func waitMessage(c *ws.Conn) { _, _, _ = c.ReadMessageInto(nil) }
+
+func waitStream(c *ws.Conn) { _, _, _ = c.NextReader() }

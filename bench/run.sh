@@ -55,7 +55,7 @@ for pass in $(seq 1 "$COUNT"); do
 	echo "== pass $pass/$COUNT: bench (plainws alone)"
 	(cd "$root/bench" && "$tmp/bench.test" -test.run '^$' -test.bench '^Benchmark(Header|Mask|Read|Write|RoundTrip|Pipelined|Compressed|Large)$' \
 		-test.benchtime "$BENCHTIME" -test.benchmem) >>"$OUT/plainws.txt"
-	for sub in ws asyncconn; do
+	for sub in ws ws-stream asyncconn; do
 		(cd "$root/bench" && "$tmp/bench.test" -test.run '^$' -test.bench "^BenchmarkIdle\$/^${sub}\$" -test.benchtime 1x) >>"$OUT/plainws.txt"
 	done
 	echo "== pass $pass/$COUNT: bench/peers"
