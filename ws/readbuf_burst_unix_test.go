@@ -11,7 +11,6 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/plainws/plainws/internal/wstest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -37,21 +36,29 @@ func unixPair(t *testing.T) (net.Conn, net.Conn) {
 	return conns[0], conns[1]
 }
 
-// burstFrames builds n unmasked binary frames of random sizes up to max
-// bytes (some of them larger than the default buffer, so that payloads
-// straddle every refill), and their payloads.
-func burstFrames(rng *rand.Rand, n, max int) ([]byte, [][]byte) {
+// burstFrames builds n binary frames of random sizes up to max bytes (some
+// of them larger than the default buffer, so that payloads straddle every
+// refill), masked as a client's are when masked, and their payloads.
+func burstFrames(rng *rand.Rand, n, max int, masked bool) ([]byte, [][]byte) {
 	var stream []byte
 	payloads := make([][]byte, n)
 	for i := range payloads {
-		p := make([]byte, rng.IntN(max+1))
-		for j := range p {
-			p[j] = byte(rng.Uint32())
-		}
-		payloads[i] = p
-		stream = append(stream, peerFrame(true, OpBinary, false, p)...)
+		payloads[i] = randomBytes(rng, rng.IntN(max+1))
+		stream = append(stream, peerFrame(true, OpBinary, masked, payloads[i])...)
 	}
 	return stream, payloads
+}
+
+// readEach reads len(want) messages from c, checks each against want, and
+// calls after once per message, with the buffer as that read left it.
+func readEach(t *testing.T, c *Conn, want [][]byte, after func()) {
+	t.Helper()
+	for i, w := range want {
+		_, got, err := c.ReadMessage()
+		require.NoError(t, err, "message %d", i)
+		require.Equal(t, w, got, "message %d", i)
+		after()
+	}
 }
 
 func TestReadBufferGrowsDuringABurstAndShrinksAfterIt(t *testing.T) {
@@ -66,18 +73,13 @@ func TestReadBufferGrowsDuringABurstAndShrinksAfterIt(t *testing.T) {
 	// the buffer grows with the first byte of the second header unread.
 	rng := rand.New(rand.NewPCG(1, 2))
 	first := bytes.Repeat([]byte{0xA5}, DefaultBufferSize-5)
-	stream, payloads := burstFrames(rng, 100, 3000)
+	stream, payloads := burstFrames(rng, 100, 3000, false)
 	stream = append(peerFrame(true, OpBinary, false, first), stream...)
 	payloads = append([][]byte{first}, payloads...)
 	_, err := b.Write(stream)
 	require.NoError(t, err)
 	largest := 0
-	for i, want := range payloads {
-		_, got, err := c.ReadMessage()
-		require.NoError(t, err, "message %d", i)
-		require.Equal(t, want, got, "message %d", i)
-		largest = max(largest, len(c.rb.buf))
-	}
+	readEach(t, c, payloads, func() { largest = max(largest, len(c.rb.buf)) })
 	assert.Equal(t, burstReadBuffer, largest, "the buffer grew")
 
 	// The socket ran dry: waiting gives the buffer back, as always.
@@ -106,22 +108,10 @@ func TestReadBufferOfAChosenSizeDoesNotGrow(t *testing.T) {
 		a, b := unixPair(t)
 		c := NewConn(a, nil, RoleServer, "", &Options{ReadBufferSize: size})
 		t.Cleanup(func() { _ = c.CloseNow() })
-		rng := rand.New(rand.NewPCG(3, 4))
-		var stream []byte
-		var payloads [][]byte
-		for range 60 {
-			p := make([]byte, rng.IntN(2000))
-			payloads = append(payloads, p)
-			stream = append(stream, wstest.Frame{Fin: true, Opcode: wstest.OpBinary, Masked: true, Key: wstest.DefaultKey, Payload: p}.Bytes()...)
-		}
+		stream, payloads := burstFrames(rand.New(rand.NewPCG(3, 4)), 60, 2000, true)
 		_, err := b.Write(stream)
 		require.NoError(t, err)
-		for i, want := range payloads {
-			_, got, err := c.ReadMessage()
-			require.NoError(t, err, "message %d", i)
-			require.Equal(t, want, got, "message %d", i)
-			require.Len(t, c.rb.buf, size, "ReadBufferSize %d is kept", size)
-		}
+		readEach(t, c, payloads, func() { require.Len(t, c.rb.buf, size, "ReadBufferSize %d is kept", size) })
 	}
 }
 
@@ -133,15 +123,10 @@ func TestReadBufferThatCannotWaitWithoutItDoesNotGrow(t *testing.T) {
 	c := NewConn(hiddenConn{a}, nil, RoleClient, "", nil)
 	t.Cleanup(func() { _ = c.CloseNow() })
 	require.False(t, c.rb.raw.ok())
-	stream, payloads := burstFrames(rand.New(rand.NewPCG(5, 6)), 60, 3000)
+	stream, payloads := burstFrames(rand.New(rand.NewPCG(5, 6)), 60, 3000, false)
 	_, err := b.Write(stream)
 	require.NoError(t, err)
-	for i, want := range payloads {
-		_, got, err := c.ReadMessage()
-		require.NoError(t, err, "message %d", i)
-		require.Equal(t, want, got, "message %d", i)
-		require.Len(t, c.rb.buf, DefaultBufferSize)
-	}
+	readEach(t, c, payloads, func() { require.Len(t, c.rb.buf, DefaultBufferSize) })
 }
 
 // hiddenConn hides the concrete conn type, as a program's wrapper would.
@@ -158,10 +143,7 @@ func TestStreamedReadsAcrossTheGrowthKeepEveryByte(t *testing.T) {
 	var stream []byte
 	var msgs [][]byte
 	for range 80 {
-		msg := make([]byte, rng.IntN(9000))
-		for j := range msg {
-			msg[j] = byte(rng.Uint32())
-		}
+		msg := randomBytes(rng, rng.IntN(9000))
 		msgs = append(msgs, msg)
 		op, rest := OpBinary, msg
 		for {
