@@ -109,6 +109,8 @@ func BenchmarkRead(b *testing.B) {
 			prefix := role.String() + "/" + sizeName(size) + "/"
 			b.Run(prefix+"whole", func(b *testing.B) { ReadWhole(b, role, ws.OpBinary, size) })
 			b.Run(prefix+"stream", func(b *testing.B) { ReadStream(b, role, size) })
+			b.Run(prefix+"whole-owner", func(b *testing.B) { ReadWholeOwner(b, role, ws.OpBinary, size) })
+			b.Run(prefix+"stream-owner", func(b *testing.B) { ReadStreamOwner(b, role, size) })
 			b.Run(prefix+"bare", func(b *testing.B) { ReadBare(b, masked, size) })
 			b.Run(prefix+"copy", func(b *testing.B) { ReadCopy(b, masked, size) })
 		}

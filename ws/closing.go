@@ -50,8 +50,8 @@ func (c *Conn) peerCloseLocked(code StatusCode, reason string) error {
 	}
 	ce := &CloseError{Code: code, Reason: reason}
 	c.peerClose.Store(ce)
-	if c.hooks != nil && c.hooks.close != nil {
-		c.hooks.close(code, reason)
+	if h := c.hooks.Load(); h != nil && h.close != nil {
+		h.close(code, reason)
 	}
 	// §5.5.1: "If an endpoint receives a Close frame and did not
 	// previously send a Close frame, the endpoint MUST send a Close frame in
@@ -135,7 +135,10 @@ var closedChan = func() chan struct{} {
 // server's TCP close on a client (§7.1.1). Code 0 sends a close frame without
 // a body. It returns nil when the handshake completed, ErrCloseTimeout when
 // the peer did not answer in time, and ErrClosed if the connection was
-// already closing.
+// already closing. While a ReadOwner holds the reads, Close leaves the
+// peer's answer to the owner; the owning goroutine itself closes with
+// ReadOwner.Close, or Close would wait out the close timeout for a read
+// that cannot happen.
 func (c *Conn) Close(code StatusCode, reason string) error {
 	var buf [MaxControlPayload]byte
 	payload, err := AppendClosePayload(buf[:0], code, reason)

@@ -128,9 +128,10 @@ func bufSize(n, min int) int {
 }
 
 // Conn is one WebSocket connection, in either role. One goroutine may read
-// (NextReader, ReadMessage) while any number write: messages never
-// interleave on the wire, and control frames may pass between the fragments
-// of a streamed message (RFC 6455 §5.4). Close and CloseNow may be called
+// (NextReader, ReadMessage; or, without the read lock, through the ReadOwner
+// of OwnReads) while any number write: messages never interleave on the
+// wire, and control frames may pass between the fragments of a streamed
+// message (RFC 6455 §5.4). Close, CloseNow and the setters may be called
 // from any goroutine.
 //
 // A connection waiting for its peer holds little: the Conn itself (416
@@ -150,7 +151,7 @@ type Conn struct {
 	conn         net.Conn
 	rb           readBuffer
 	subprotocol  string
-	readLimit    int64
+	readLimit    atomic.Int64 // SetReadLimit stores it from any goroutine; a read loads it once per check
 	closeTimeout time.Duration
 	role         Role
 	validateUTF8 bool
@@ -168,14 +169,15 @@ type Conn struct {
 	utf8      UTF8Validator
 	streaming bool        // a NextWriter message is open; guarded by writeMu
 	closeSent bool        // guarded by writeMu
+	owned     bool        // a ReadOwner holds readMu (readowner.go); guarded by readMu
 	tcpDone   atomic.Bool // closeTCP has begun
 	closing   atomic.Bool // Close has begun
 	lingering atomic.Bool // a failed conn waits for the peer to take its close frame
 	readMu    sync.Mutex
-	readErr   error  // sticky; a timeout is not stored
-	frameLeft int64  // payload bytes of the current data frame not yet read
-	msgLen    int64  // bytes of the open message delivered so far
-	hooks     *hooks // the Set*Handler functions; nil until one is set
+	readErr   error                 // sticky; a timeout is not stored
+	frameLeft int64                 // payload bytes of the current data frame not yet read
+	msgLen    int64                 // bytes of the open message delivered so far
+	hooks     atomic.Pointer[hooks] // the Set*Handler functions, copied on write; nil until one is set
 
 	// Write state. msgMu serialises data messages; writeMu serialises
 	// frames, so that control frames can pass between the fragments of a
@@ -242,8 +244,11 @@ func (c *Conn) savedDeadline(write bool) int64 {
 
 // hooks are the functions a program may set to observe control frames and
 // failures. Few programs set any, so a Conn holds only a pointer to them,
-// made by the first Set*Handler call; readMu guards the pointer and the
-// functions.
+// made by the first Set*Handler call that sets one. A hooks value is never
+// changed once stored: a setter stores a changed copy (setHook), so the
+// setters take no lock and never wait for a read in progress, and a reader
+// loads the pointer (an ordinary load on amd64 and arm64) when it dispatches
+// a frame.
 type hooks struct {
 	ping  func(payload []byte)
 	pong  func(payload []byte)
@@ -251,14 +256,24 @@ type hooks struct {
 	fail  func(err *ProtocolError)
 }
 
-// hooksLocked returns c.hooks, made on first use (the Set*Handler calls
-// make them only to set a function, not to restore a default). readMu must
-// be held.
-func (c *Conn) hooksLocked() *hooks {
-	if c.hooks == nil {
-		c.hooks = new(hooks)
+// setHook stores a copy of c's hooks with change applied. Concurrent setters
+// retry on the compare-and-swap, so none loses another's function. Restoring
+// a default on a Conn that never set a function makes nothing.
+func (c *Conn) setHook(restore bool, change func(*hooks)) {
+	for {
+		old := c.hooks.Load()
+		if old == nil && restore {
+			return
+		}
+		h := new(hooks)
+		if old != nil {
+			*h = *old
+		}
+		change(h)
+		if c.hooks.CompareAndSwap(old, h) {
+			return
+		}
 	}
-	return c.hooks
 }
 
 // NewConn wraps a net.Conn on which the opening handshake has already taken
@@ -279,11 +294,11 @@ func NewConn(c net.Conn, br *bufio.Reader, role Role, subprotocol string, opts *
 		conn:         c,
 		role:         role,
 		subprotocol:  subprotocol,
-		readLimit:    opts.readLimit(),
 		validateUTF8: !opts.SkipUTF8Validation,
 		closeTimeout: opts.closeTimeout(),
 		fragSize:     bufSize(opts.WriteBufferSize, minWriteBuffer),
 	}
+	wc.readLimit.Store(opts.readLimit())
 	wc.rb.init(c, opts.ReadBufferSize, pending)
 	wc.startKeepalive(opts)
 	return wc
@@ -352,11 +367,10 @@ func unixNano(t time.Time) int64 {
 }
 
 // SetReadLimit changes the largest message accepted (see Options.ReadLimit).
-// Call it before reading or from the reading goroutine.
+// It may be called from any goroutine and never waits: a read in progress
+// checks the new limit from the next frame header on.
 func (c *Conn) SetReadLimit(n int64) {
-	c.readMu.Lock()
-	c.readLimit = (&Options{ReadLimit: n}).readLimit()
-	c.readMu.Unlock()
+	c.readLimit.Store((&Options{ReadLimit: n}).readLimit())
 }
 
 // SetPingHandler replaces the default answer to a ping (a pong with the same
@@ -364,22 +378,14 @@ func (c *Conn) SetReadLimit(n int64) {
 // payload is valid only during the call. A handler that still wants to answer
 // calls WritePong. nil restores the default.
 func (c *Conn) SetPingHandler(h func(payload []byte)) {
-	c.readMu.Lock()
-	if h != nil || c.hooks != nil {
-		c.hooksLocked().ping = h
-	}
-	c.readMu.Unlock()
+	c.setHook(h == nil, func(k *hooks) { k.ping = h })
 }
 
 // SetPongHandler sets a function called for every pong received (RFC 6455
 // §5.5.3: unsolicited pongs are allowed and need no answer). The payload is
 // valid only during the call.
 func (c *Conn) SetPongHandler(h func(payload []byte)) {
-	c.readMu.Lock()
-	if h != nil || c.hooks != nil {
-		c.hooksLocked().pong = h
-	}
-	c.readMu.Unlock()
+	c.setHook(h == nil, func(k *hooks) { k.pong = h })
 }
 
 // SetCloseHandler sets a function called when the peer's close frame arrives,
@@ -387,11 +393,7 @@ func (c *Conn) SetPongHandler(h func(payload []byte)) {
 // way, as RFC 6455 §5.5.1 requires. Messages written while it runs still go
 // out ahead of the answering close frame.
 func (c *Conn) SetCloseHandler(h func(code StatusCode, reason string)) {
-	c.readMu.Lock()
-	if h != nil || c.hooks != nil {
-		c.hooksLocked().close = h
-	}
-	c.readMu.Unlock()
+	c.setHook(h == nil, func(k *hooks) { k.close = h })
 }
 
 // SetFailHandler sets a function called when the reader is about to fail the
@@ -405,9 +407,5 @@ func (c *Conn) SetCloseHandler(h func(code StatusCode, reason string)) {
 // It is not called when the connection ends for a reason of this end's (a
 // keepalive timeout, Close, CloseNow) or when the peer closed first.
 func (c *Conn) SetFailHandler(h func(err *ProtocolError)) {
-	c.readMu.Lock()
-	if h != nil || c.hooks != nil {
-		c.hooksLocked().fail = h
-	}
-	c.readMu.Unlock()
+	c.setHook(h == nil, func(k *hooks) { k.fail = h })
 }

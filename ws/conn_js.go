@@ -76,6 +76,7 @@ type Conn struct {
 
 	readMu  sync.Mutex
 	readErr error // sticky: a failure, or the end of the connection
+	owned   bool  // a ReadOwner holds readMu (readowner_js.go)
 
 	writeMu       sync.Mutex
 	writeDeadline atomic.Int64 // Unix nanoseconds; 0: none
@@ -262,6 +263,12 @@ func (c *Conn) ReadMessage() (Opcode, []byte, error) {
 func (c *Conn) ReadMessageInto(buf []byte) (Opcode, []byte, error) {
 	c.readMu.Lock()
 	defer c.readMu.Unlock()
+	return c.readMessageIntoLocked(buf)
+}
+
+// readMessageIntoLocked is ReadMessageInto with readMu held (by the call, or
+// by a ReadOwner).
+func (c *Conn) readMessageIntoLocked(buf []byte) (Opcode, []byte, error) {
 	if c.readErr != nil {
 		return 0, buf[:0], c.readErr
 	}

@@ -741,8 +741,8 @@ func (d *deflateState) read(c *Conn, p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	if c.readLimit >= 0 {
-		if room := c.readLimit - c.msgLen + 1; room > 0 && int64(len(p)) > room {
+	if limit := c.readLimit.Load(); limit >= 0 {
+		if room := limit - c.msgLen + 1; room > 0 && int64(len(p)) > room {
 			p = p[:room]
 		}
 	}

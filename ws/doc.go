@@ -50,11 +50,20 @@
 // reader is exactly: writes, WriteControl and Ping from any goroutine (they
 // use the write locks); Close and CloseNow from any goroutine (Close reads
 // the peer's answer itself only if TryLock finds no reader, otherwise the
-// reader finishes the handshake); the Set* methods from the reading
-// goroutine, or from another one, where they wait for the read call in
-// progress to return; BytesReceived and BytesSent anywhere (atomics). A
-// second concurrent reader is misuse, but the lock serialises it: the
-// messages are split between the readers, none is corrupted.
+// reader finishes the handshake); the Set* methods from any goroutine, at
+// any time (they store the new limit or handlers atomically and never wait;
+// a read in progress uses them from the next frame on); BytesReceived and
+// BytesSent anywhere (atomics). A second concurrent reader is misuse, but
+// the lock serialises it: the messages are split between the readers, none
+// is corrupted.
+//
+// A program whose reads all happen on one goroutine, the usual read loop,
+// can skip the lock: OwnReads takes it once and returns a ReadOwner, whose
+// ReadMessage, ReadMessageInto and NextReader (and that reader's Read) take
+// no lock until Release. A 16-byte message is then read in about 40 % of
+// the time, a streamed one in as little. Everything above still holds, with
+// the other readers waiting for Release, and the owning goroutine closing
+// through the ReadOwner's Close (see ReadOwner).
 //
 // Pings are answered and close frames echoed inside the read path, so a
 // program that only reads is still a correct peer. A connection waiting for

@@ -32,7 +32,7 @@ func TestIdleConnHoldsNoLazyState(t *testing.T) {
 			assert.Nil(t, c.frames, "frame scratch")
 			assert.Nil(t, c.keys.st, "masking key state")
 			assert.Nil(t, c.mw, "streaming writer")
-			assert.Nil(t, c.hooks, "handlers")
+			assert.Nil(t, c.hooks.Load(), "handlers")
 			assert.Nil(t, c.pongs.Load(), "Ping waiters")
 			assert.Nil(t, c.tcpWait.Load(), "TCP-closed channel")
 			assert.Nil(t, c.peerClose.Load(), "peer's close")
@@ -274,7 +274,7 @@ func TestHooksFirstUse(t *testing.T) {
 	c, p := newRawPeer(t, RoleServer, nil)
 	var pinged []string
 	c.SetPingHandler(func(b []byte) { pinged = append(pinged, string(b)) })
-	require.NotNil(t, c.hooks)
+	require.NotNil(t, c.hooks.Load())
 	p.send(true, OpPing, []byte("one"))
 	p.send(true, OpText, []byte("sync"))
 	_, msg, err := c.ReadMessage()

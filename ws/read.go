@@ -31,14 +31,19 @@ func (c *Conn) ReadMessageInto(buf []byte) (Opcode, []byte, error) {
 		c.readMu.Unlock()
 		return op, msg, nil
 	}
+	return c.readMessageWaitUnlock(buf)
+}
+
+// readMessageWaitUnlock runs readMessageWaitLocked and releases readMu,
+// deferred, since ping and close handlers run inside it.
+func (c *Conn) readMessageWaitUnlock(buf []byte) (Opcode, []byte, error) {
+	defer c.readMu.Unlock()
 	return c.readMessageWaitLocked(buf)
 }
 
 // readMessageWaitLocked is ReadMessageInto past its fast path: it waits for
-// data if there is none and reads the message frame by frame. It releases
-// readMu, deferred, since ping and close handlers run inside it.
+// data if there is none and reads the message frame by frame.
 func (c *Conn) readMessageWaitLocked(buf []byte) (Opcode, []byte, error) {
-	defer c.readMu.Unlock()
 	if c.idleLocked() {
 		if err := c.awaitBytesLocked(); err != nil {
 			return 0, buf[:0], err
@@ -147,14 +152,15 @@ func (c *Conn) growthLocked(n int) int {
 		// message cannot need more, so the last step fits exactly.
 		grow = int(c.frameLeft)
 	}
-	if !knownRest && c.readLimit > 0 && int64(n) >= c.readLimit/4 {
-		if room := c.readLimit - int64(n); room > int64(grow) && room <= math.MaxInt {
+	limit := c.readLimit.Load()
+	if !knownRest && limit > 0 && int64(n) >= limit/4 {
+		if room := limit - int64(n); room > int64(grow) && room <= math.MaxInt {
 			grow = int(room)
 		}
 	}
-	if c.readLimit >= 0 {
+	if limit >= 0 {
 		// Never past the read limit: the message cannot get longer.
-		if room := c.readLimit - int64(n); room > 0 && int64(grow) > room {
+		if room := limit - int64(n); room > 0 && int64(grow) > room {
 			grow = int(room)
 		}
 	}
@@ -219,7 +225,7 @@ func (c *Conn) readBufferedFrameLocked(buf []byte) (Opcode, []byte, bool) {
 		key = binary.LittleEndian.Uint32(b[n : n+4]) // MaskKeyWord of the wire bytes
 		n += 4
 	}
-	if length > uint64(len(b)-n) || (c.readLimit >= 0 && int64(length) > c.readLimit) {
+	if limit := c.readLimit.Load(); length > uint64(len(b)-n) || (limit >= 0 && int64(length) > limit) {
 		return 0, nil, false
 	}
 	end := n + int(length)
@@ -273,11 +279,11 @@ func (c *Conn) readMessageLocked(p []byte) (int, error) {
 	}
 	if n > 0 {
 		c.msgLen += int64(n)
-		if c.msgDeflt && c.readLimit >= 0 && c.msgLen > c.readLimit {
+		if limit := c.readLimit.Load(); c.msgDeflt && limit >= 0 && c.msgLen > limit {
 			// RFC 7692 §7.2.2 with our limit: the inflated size counts, so
 			// a small frame that inflates past it is stopped here, before
 			// more than the limit is ever held.
-			return 0, c.failLocked(protocolErr(CloseMessageTooBig, ErrReadLimit, "inflated message over %d bytes", c.readLimit))
+			return 0, c.failLocked(protocolErr(CloseMessageTooBig, ErrReadLimit, "inflated message over %d bytes", limit))
 		}
 		if c.msgOp == OpText && c.validateUTF8 && !c.utf8.Write(p[:n]) {
 			return 0, c.failLocked(protocolErr(CloseInvalidFramePayloadData, ErrInvalidUTF8, "text message"))
@@ -404,8 +410,8 @@ func (c *Conn) nextDataFrameLocked() error {
 		// The limit is checked on the declared length before anything of
 		// that size is read or allocated; compressed messages are checked
 		// on their inflated size instead.
-		if !c.msgDeflt && c.readLimit >= 0 && h.Length > c.readLimit-c.msgLen {
-			return c.failFrameLocked(protocolErr(CloseMessageTooBig, ErrReadLimit, "message over %d bytes", c.readLimit), n, h.Length)
+		if limit := c.readLimit.Load(); !c.msgDeflt && limit >= 0 && h.Length > limit-c.msgLen {
+			return c.failFrameLocked(protocolErr(CloseMessageTooBig, ErrReadLimit, "message over %d bytes", limit), n, h.Length)
 		}
 		c.rb.discard(n)
 		c.frameLeft, c.frameFin = h.Length, h.Fin
@@ -420,8 +426,8 @@ func (c *Conn) handleControlLocked(op Opcode, payload []byte) error {
 	case OpPing:
 		// §5.5.2: "Upon receipt of a Ping frame, an endpoint MUST send a
 		// Pong frame in response ... [with] identical Application data".
-		if c.hooks != nil && c.hooks.ping != nil {
-			c.hooks.ping(payload)
+		if h := c.hooks.Load(); h != nil && h.ping != nil {
+			h.ping(payload)
 			return nil
 		}
 		// A pong that cannot be sent (the close was sent, or the conn is
@@ -433,8 +439,8 @@ func (c *Conn) handleControlLocked(op Opcode, payload []byte) error {
 		if w := c.pongs.Load(); w != nil {
 			w.arrived(payload)
 		}
-		if c.hooks != nil && c.hooks.pong != nil {
-			c.hooks.pong(payload)
+		if h := c.hooks.Load(); h != nil && h.pong != nil {
+			h.pong(payload)
 		}
 	case OpClose:
 		code, reason, err := ParseClosePayload(payload)
@@ -486,8 +492,8 @@ func (c *Conn) readFailedLocked(err error) error {
 // next frame header (failFrameLocked), or be -1 if that is unknown.
 func (c *Conn) failLocked(perr *ProtocolError) error {
 	c.readErr = perr
-	if c.hooks != nil && c.hooks.fail != nil && !c.closing.Load() {
-		c.hooks.fail(perr)
+	if h := c.hooks.Load(); h != nil && h.fail != nil && !c.closing.Load() {
+		h.fail(perr)
 	}
 	buf := getCtrl()
 	payload, _ := AppendClosePayload(buf[:0], perr.Code, "")

@@ -300,48 +300,76 @@ func TestConcurrentReadersKeepFrameState(t *testing.T) {
 	}
 }
 
-// What may run next to a reader: Close, Ping and writes from other
+// What may run next to a reader, whether it reads through the Conn or
+// through a ReadOwner: Close, Ping, writes and the setters from other
 // goroutines, the setters from the reading goroutine inside a message (see
 // NextReader). Under -race this checks they share nothing with it unguarded.
 func TestReaderConcurrentWithSettersAndWrites(t *testing.T) {
-	a, b := pipePair(t, nil, nil)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			_, r, err := b.NextReader()
-			if err != nil {
-				return
+	for _, owned := range []bool{false, true} {
+		t.Run(map[bool]string{false: "conn", true: "owner"}[owned], func(t *testing.T) {
+			a, b := pipePair(t, nil, nil)
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				next := b.NextReader
+				if owned {
+					o := b.OwnReads()
+					defer o.Release()
+					next = o.NextReader
+				}
+				for {
+					_, r, err := next()
+					if err != nil {
+						return
+					}
+					// Between NextReader and Read, on the reading
+					// goroutine, the setters must not wait for anything.
+					b.SetReadLimit(int64(1 << 20))
+					b.SetPingHandler(nil)
+					b.SetPongHandler(func([]byte) {})
+					if _, err := io.Copy(io.Discard, r); err != nil {
+						return
+					}
+				}
+			}()
+			go func() {
+				for {
+					if _, _, err := a.ReadMessage(); err != nil {
+						return
+					}
+				}
+			}()
+			stop := make(chan struct{})
+			setters := make(chan struct{})
+			go func() {
+				defer close(setters)
+				for i := 0; ; i++ {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					b.SetReadLimit(int64(1<<20 + i))
+					b.SetCloseHandler(func(StatusCode, string) {})
+					_ = b.BytesReceived()
+				}
+			}()
+			for i := range 200 {
+				require.NoError(t, a.WriteMessage(OpBinary, bytes.Repeat([]byte{byte(i)}, i*13)))
+				require.NoError(t, b.WriteMessage(OpText, []byte("from the reader's side")))
 			}
-			// The setters take readMu: between NextReader and Read, on
-			// the reading goroutine, they must not wait for anything.
-			b.SetReadLimit(int64(1 << 20))
-			b.SetPingHandler(nil)
-			b.SetPongHandler(func([]byte) {})
-			if _, err := io.Copy(io.Discard, r); err != nil {
-				return
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_, err := b.Ping(ctx, []byte("p"))
+			require.NoError(t, err, "the reader delivers the pong")
+			close(stop)
+			<-setters
+			require.NoError(t, b.Close(CloseNormalClosure, ""))
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the reader did not return after Close")
 			}
-		}
-	}()
-	go func() {
-		for {
-			if _, _, err := a.ReadMessage(); err != nil {
-				return
-			}
-		}
-	}()
-	for i := range 200 {
-		require.NoError(t, a.WriteMessage(OpBinary, bytes.Repeat([]byte{byte(i)}, i*13)))
-		require.NoError(t, b.WriteMessage(OpText, []byte("from the reader's side")))
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	_, err := b.Ping(ctx, []byte("p"))
-	require.NoError(t, err, "the client's reader answers the ping")
-	require.NoError(t, b.Close(CloseNormalClosure, ""))
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the reader did not return after Close")
+		})
 	}
 }

@@ -36,14 +36,19 @@ func (r *messageReader) Read(p []byte) (int, error) {
 		}
 		return n, nil
 	}
+	return c.readStreamWaitUnlock(p)
+}
+
+// readStreamWaitUnlock runs readStreamWaitLocked and releases readMu,
+// deferred, since ping and close handlers run inside it.
+func (c *Conn) readStreamWaitUnlock(p []byte) (int, error) {
+	defer c.readMu.Unlock()
 	return c.readStreamWaitLocked(p)
 }
 
 // readStreamWaitLocked is Read past its fast path: the frame-by-frame state
-// machine, which may wait for the network and meet control frames. It
-// releases readMu, deferred, since ping and close handlers run inside it.
+// machine, which may wait for the network and meet control frames.
 func (c *Conn) readStreamWaitLocked(p []byte) (int, error) {
-	defer c.readMu.Unlock()
 	if c.readErr != nil {
 		return 0, c.readErr
 	}
@@ -103,11 +108,11 @@ func (c *Conn) readBufferedLocked(p []byte) (n int, eof, ok bool) {
 // reader's Read): every write, WriteControl and Ping (the write locks);
 // Close and CloseNow (atomics and channels; Close reads the peer's answer
 // itself only when TryLock finds no reader); BytesReceived (an atomic); the
-// Set* methods, which take readMu — from the reading goroutine between
-// calls, or from another goroutine, where they wait for the read call in
-// progress. A second concurrent reader is misuse, but readMu serialises it
-// with the first, so the frame state stays consistent: the messages are
-// split between the two, none is corrupted.
+// Set* methods (atomic stores, from any goroutine, never waiting). A second
+// concurrent reader is misuse, but readMu serialises it with the first, so
+// the frame state stays consistent: the messages are split between the two,
+// none is corrupted. A reading loop that owns the connection reads without
+// the lock through OwnReads (readowner.go).
 func (c *Conn) NextReader() (Opcode, io.Reader, error) {
 	c.readMu.Lock()
 	// The fast path calls no handler and cannot panic, so it unlocks
@@ -116,29 +121,38 @@ func (c *Conn) NextReader() (Opcode, io.Reader, error) {
 		c.readMu.Unlock()
 		return op, (*messageReader)(c), nil
 	}
+	op, err := c.nextReaderWaitUnlock()
+	if err != nil {
+		return 0, nil, err
+	}
+	return op, (*messageReader)(c), nil
+}
+
+// nextReaderWaitUnlock runs nextReaderWaitLocked and releases readMu,
+// deferred, since ping and close handlers run inside it.
+func (c *Conn) nextReaderWaitUnlock() (Opcode, error) {
+	defer c.readMu.Unlock()
 	return c.nextReaderWaitLocked()
 }
 
 // nextReaderWaitLocked is NextReader past its fast path: it waits for data
 // if there is none (at the top of the read call, see awaitBytesLocked),
 // skips what is left of the previous message and reads frame by frame up to
-// the next data message. It releases readMu, deferred, since ping and close
-// handlers run inside it.
-func (c *Conn) nextReaderWaitLocked() (Opcode, io.Reader, error) {
-	defer c.readMu.Unlock()
+// the next data message, whose opcode it returns.
+func (c *Conn) nextReaderWaitLocked() (Opcode, error) {
 	if c.idleLocked() {
 		if err := c.awaitBytesLocked(); err != nil {
-			return 0, nil, err
+			return 0, err
 		}
 		if op, ok := c.openBufferedFrameLocked(); ok {
-			return op, (*messageReader)(c), nil
+			return op, nil
 		}
 	}
 	c.msgResume = false
 	if err := c.startMessageLocked(); err != nil {
-		return 0, nil, err
+		return 0, err
 	}
-	return c.msgOp, (*messageReader)(c), nil
+	return c.msgOp, nil
 }
 
 // openBufferedFrameLocked is NextReader's fast path: when no message is open
@@ -202,7 +216,7 @@ func (c *Conn) openBufferedFrameLocked() (Opcode, bool) {
 	}
 	// The limit is checked on the declared length before anything of that
 	// size is read, as nextDataFrameLocked does.
-	if c.readLimit >= 0 && int64(length) > c.readLimit {
+	if limit := c.readLimit.Load(); limit >= 0 && int64(length) > limit {
 		return 0, false
 	}
 	c.rb.discard(n)

@@ -52,6 +52,13 @@ var libraries = []library{
 		idle:       bench.DialIdle,
 	},
 	{
+		// plainws read through a ws.ReadOwner: the reading goroutine owns
+		// the conn's reads and takes no lock per call.
+		name:       "owner",
+		readWhole:  func(b *testing.B, server bool, size int) { bench.ReadWholeOwner(b, role(server), ws.OpBinary, size) },
+		readStream: func(b *testing.B, server bool, size int) { bench.ReadStreamOwner(b, role(server), size) },
+	},
+	{
 		name:      "bare",
 		readWhole: func(b *testing.B, server bool, size int) { bench.ReadBare(b, server, size) },
 		write:     func(b *testing.B, server bool, size int) { bench.WriteBare(b, !server, size) },

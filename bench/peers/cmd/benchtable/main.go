@@ -24,7 +24,7 @@ import (
 
 // columns is the table's column order; libraries not in the input are left
 // out.
-var columns = []string{"plainws", "bare", "copy", "tcp", "gorilla", "coder", "gobwas", "gws"}
+var columns = []string{"plainws", "owner", "bare", "copy", "tcp", "gorilla", "coder", "gobwas", "gws"}
 
 // base is the column every ratio is relative to.
 const base = "plainws"
