@@ -31,16 +31,23 @@ func (s *streamConn) SetReadDeadline(time.Time) error  { return nil }
 func (s *streamConn) SetWriteDeadline(time.Time) error { return nil }
 
 // checkConnAgainstReference reads data with a ws.Conn in role and requires
-// the messages and the outcome that refDecode gives.
-func checkConnAgainstReference(t *testing.T, data []byte, role ws.Role) {
+// the messages and the outcome that refDecode gives; owned reads through a
+// ws.ReadOwner, whose lock-free calls must agree with the Conn's.
+func checkConnAgainstReference(t *testing.T, data []byte, role ws.Role, owned bool) {
 	want, wantEnd := refDecode(data, role, fuzzReadLimit)
 	c := ws.NewConn(&streamConn{r: bytes.NewReader(data)}, nil, role, "", &ws.Options{ReadLimit: fuzzReadLimit, ReadBufferSize: 512, CloseTimeout: time.Millisecond})
+	read := c.ReadMessage
+	if owned {
+		o := c.OwnReads()
+		defer o.Release()
+		read = o.ReadMessage
+	}
 	var got []refMsg
 	var err error
 	for {
 		var op ws.Opcode
 		var msg []byte
-		op, msg, err = c.ReadMessage()
+		op, msg, err = read()
 		if err != nil {
 			break
 		}
@@ -67,7 +74,7 @@ func checkConnAgainstReference(t *testing.T, data []byte, role ws.Role) {
 		require.Equal(t, wantEnd.code, pe.Code)
 	}
 	// Errors are sticky.
-	_, _, err2 := c.ReadMessage()
+	_, _, err2 := read()
 	require.Error(t, err2)
 }
 
@@ -92,7 +99,8 @@ func connSeeds(f *testing.F) {
 func FuzzClientConnRead(f *testing.F) {
 	connSeeds(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
-		checkConnAgainstReference(t, data, ws.RoleClient)
+		checkConnAgainstReference(t, data, ws.RoleClient, false)
+		checkConnAgainstReference(t, data, ws.RoleClient, true)
 	})
 }
 
@@ -102,7 +110,8 @@ func FuzzServerConnRead(f *testing.F) {
 	connSeeds(f)
 	f.Add([]byte{0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58, 0x88, 0x80, 1, 2, 3, 4})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		checkConnAgainstReference(t, data, ws.RoleServer)
+		checkConnAgainstReference(t, data, ws.RoleServer, false)
+		checkConnAgainstReference(t, data, ws.RoleServer, true)
 	})
 }
 

@@ -15,17 +15,23 @@ import (
 // streaming API: NextReader, and Read into pieces of chunk bytes, which
 // reaches NextReader's and Read's fast paths (ws/readstream.go) and their
 // fallbacks at every split of a frame. A message counts as delivered when
-// its reader returned io.EOF.
-func checkStreamAgainstReference(t *testing.T, data []byte, role ws.Role, chunk int) {
+// its reader returned io.EOF. owned reads through a ws.ReadOwner.
+func checkStreamAgainstReference(t *testing.T, data []byte, role ws.Role, chunk int, owned bool) {
 	want, wantEnd := refDecode(data, role, fuzzReadLimit)
 	c := ws.NewConn(&streamConn{r: bytes.NewReader(data)}, nil, role, "", &ws.Options{ReadLimit: fuzzReadLimit, ReadBufferSize: 512, CloseTimeout: time.Millisecond})
+	next := c.NextReader
+	if owned {
+		o := c.OwnReads()
+		defer o.Release()
+		next = o.NextReader
+	}
 	var got []refMsg
 	var err error
 	p := make([]byte, chunk)
 	for err == nil {
 		var op ws.Opcode
 		var r io.Reader
-		if op, r, err = c.NextReader(); err != nil {
+		if op, r, err = next(); err != nil {
 			break
 		}
 		var msg []byte
@@ -64,13 +70,14 @@ func checkStreamAgainstReference(t *testing.T, data []byte, role ws.Role, chunk 
 		require.Equal(t, wantEnd.code, pe.Code)
 	}
 	// Errors are sticky.
-	_, _, err2 := c.NextReader()
+	_, _, err2 := next()
 	require.Error(t, err2)
 }
 
 // FuzzStreamReader feeds arbitrary bytes to a Conn of either role read
 // through NextReader: what it delivers must be exactly what the reference
-// decoder delivers, whatever the piece size (taken from the first byte).
+// decoder delivers, whatever the piece size (taken from the first byte),
+// through the Conn and through a ReadOwner.
 func FuzzStreamReader(f *testing.F) {
 	connSeeds(f)
 	f.Add([]byte{0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58, 0x88, 0x80, 1, 2, 3, 4})
@@ -80,7 +87,9 @@ func FuzzStreamReader(f *testing.F) {
 		if len(data) > 0 {
 			chunk = 1 + int(data[0]%64)
 		}
-		checkStreamAgainstReference(t, data, ws.RoleClient, chunk)
-		checkStreamAgainstReference(t, data, ws.RoleServer, chunk)
+		for _, owned := range []bool{false, true} {
+			checkStreamAgainstReference(t, data, ws.RoleClient, chunk, owned)
+			checkStreamAgainstReference(t, data, ws.RoleServer, chunk, owned)
+		}
 	})
 }
