@@ -25,7 +25,10 @@ var ErrReleased = errors.New("ws: read through a released ReadOwner")
 //   - A second reader is still serialised: the Conn's own read calls
 //     (ReadMessage, ReadMessageInto, NextReader, the Read of a reader the
 //     Conn handed out, the context-bound reads) wait until Release, then read
-//     the messages that follow.
+//     the messages that follow. Called from the owning goroutine itself, they
+//     would wait for ever, as locking a sync.Mutex twice does: the owner
+//     reads through the ReadOwner, and for a context-bound read it releases
+//     first (or sets a read deadline, which the ReadOwner's reads obey).
 //   - Writes, WriteControl, Ping, CloseNow, the deadline setters and the
 //     counters are unaffected: they never took the read lock.
 //   - The Set* methods take no lock either (they store a new limit or a new

@@ -237,3 +237,25 @@ func TestReadOwnerCloseFromTheOwner(t *testing.T) {
 	_, _, err := o.ReadMessage()
 	assert.ErrorIs(t, err, ErrReleased)
 }
+
+// The owner's reads obey the read deadline, as the Conn's do: a timeout
+// inside a message leaves the connection usable, and the next read through
+// the owner resumes that message where it stopped.
+func TestReadOwnerReadDeadline(t *testing.T) {
+	c, p := newRawPeer(t, RoleServer, nil)
+	o := c.OwnReads()
+	defer o.Release()
+	p.send(false, OpText, []byte("first half, "))
+	require.NoError(t, c.SetReadDeadline(time.Now().Add(50*time.Millisecond)))
+	_, part, err := o.ReadMessageInto(nil)
+	require.Error(t, err)
+	var ne interface{ Timeout() bool }
+	require.ErrorAs(t, err, &ne)
+	assert.True(t, ne.Timeout())
+	assert.Equal(t, "first half, ", string(part), "the bytes read before the deadline")
+	require.NoError(t, c.SetReadDeadline(time.Time{}))
+	p.send(true, OpContinuation, []byte("second half"))
+	_, msg, err := o.ReadMessageInto(part)
+	require.NoError(t, err)
+	assert.Equal(t, "first half, second half", string(msg))
+}
