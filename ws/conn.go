@@ -247,8 +247,8 @@ func (c *Conn) savedDeadline(write bool) int64 {
 // made by the first Set*Handler call that sets one. A hooks value is never
 // changed once stored: a setter stores a changed copy (setHook), so the
 // setters take no lock and never wait for a read in progress, and a reader
-// loads the pointer (an ordinary load on amd64 and arm64) when it dispatches
-// a frame.
+// loads the pointer (a plain load on amd64, a load-acquire on arm64) when it
+// dispatches a frame.
 type hooks struct {
 	ping  func(payload []byte)
 	pong  func(payload []byte)
