@@ -5,6 +5,7 @@ package ws
 import (
 	"io"
 	"math/rand/v2"
+	"sync"
 	"testing"
 	"time"
 
@@ -258,4 +259,33 @@ func TestReadOwnerReadDeadline(t *testing.T) {
 	_, msg, err := o.ReadMessageInto(part)
 	require.NoError(t, err)
 	assert.Equal(t, "first half, second half", string(msg))
+}
+
+// Setters of different handlers racing each other lose none: each stores a
+// copy of the set with its own change, by compare-and-swap (setHook).
+func TestConcurrentSettersKeepEveryHandler(t *testing.T) {
+	c, _ := newRawPeer(t, RoleServer, nil)
+	for round := range 200 {
+		c.hooks.Store(nil)
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for _, set := range []func(){
+			func() { c.SetPingHandler(func([]byte) {}) },
+			func() { c.SetPongHandler(func([]byte) {}) },
+			func() { c.SetCloseHandler(func(StatusCode, string) {}) },
+			func() { c.SetFailHandler(func(*ProtocolError) {}) },
+		} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				set()
+			}()
+		}
+		close(start)
+		wg.Wait()
+		h := c.hooks.Load()
+		require.NotNil(t, h)
+		require.True(t, h.ping != nil && h.pong != nil && h.close != nil && h.fail != nil, "round %d lost a handler", round)
+	}
 }
